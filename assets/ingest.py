@@ -1,0 +1,107 @@
+"""Inbox → archive: the month's core-system extracts and documents."""
+
+from datetime import date
+
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from assets.common import markdown_table
+from pipelines.partitions import monthly_partitions
+from pipelines.resources import ArchiveResource, PostloanConfigResource
+from plugins.archive import DocumentMeta
+from plugins.inbox import read_core_tables, read_document_bytes, read_documents
+from plugins.ingest import ingest_documents, month_end
+from plugins.portfolio.loanbook import EXTRACT_TABLES, read_csv_bytes
+
+
+@asset(partitions_def=monthly_partitions, group_name="ingest", io_manager_key="work_io_manager",
+       description="The core system's month-end extracts (loans, schedules, payments, borrowers, collateral, "
+                   "guarantors), archived by hash and kept as delivered (all columns as text).")
+def core_system_extract(context: AssetExecutionContext, archive: ArchiveResource) -> MaterializeResult:
+    month = context.partition_key
+    store = archive.get().store
+    tables = read_core_tables(store, month)
+    missing = [t for t in EXTRACT_TABLES if t not in tables]
+    if missing:
+        raise FileNotFoundError(f"inbox delivery {month} lacks core tables: {', '.join(missing)} "
+                                f"(expected core/{month}/<table>.csv in bucket {store.settings.inbox_bucket})")
+    hashes = {}
+    for name in EXTRACT_TABLES:
+        record, _ = archive.get().archive_document(tables[name], DocumentMeta(
+            doc_class="core_extract", original_name=f"{name}.csv", period=month, period_end=month_end(month)))
+        hashes[name] = record.sha256
+    frames = {name: read_csv_bytes(tables[name]) for name in EXTRACT_TABLES}
+    context.log.info(f"{month}: core extract archived: " + ", ".join(f"{n} {len(f)} rows" for n, f in frames.items()))
+    return MaterializeResult(
+        value=frames,
+        metadata={**{f"rows_{n}": len(f) for n, f in frames.items()},
+                  "sha256": MetadataValue.json(hashes),
+                  "loans_preview": MetadataValue.md(markdown_table(frames["loans"].head(10)))},
+    )
+
+
+@asset_check(asset=core_system_extract, blocking=True,
+             description="Great Expectations suites of config/validation.yaml on the core extract; "
+                         "a blocking failure stops classification and publication.")
+def core_extract_quality(context: AssetCheckExecutionContext, core_system_extract: dict,
+                         config: PostloanConfigResource) -> AssetCheckResult:
+    from plugins.validation import load_validation_config, validate_extract
+
+    rules = load_validation_config(config.get().config_dir / "validation.yaml")
+    outcome = validate_extract(core_system_extract, rules)
+    lines = outcome.summary_lines()
+    for line in lines:
+        context.log.warning(line)
+    failing = {f"{f.frame}:{f.expectation}:{f.column}": f.row_ids[:50] for f in outcome.blocking_failures}
+    return AssetCheckResult(
+        passed=outcome.success,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(lines[:5]) if lines else "all expectations met",
+        metadata={"expectations_evaluated": outcome.evaluated,
+                  "blocking_failures": len(outcome.blocking_failures),
+                  "warnings": len(outcome.warnings),
+                  "failing_rows": MetadataValue.json(failing),
+                  "summary": MetadataValue.md("\n".join(f"- {l}" for l in lines) or "all expectations met")},
+    )
+
+
+@asset(partitions_def=monthly_partitions, group_name="ingest", io_manager_key="work_io_manager",
+       description="The month's documents: each triaged, archived once under its SHA-256 with retention by "
+                   "class, or quarantined with its reason. The run goes on past bad files.")
+def inbox_documents(context: AssetExecutionContext, archive: ArchiveResource,
+                    config: PostloanConfigResource) -> MaterializeResult:
+    # Independent of the extract's data-quality gate: documents are archived even in a month whose
+    # core extract fails validation. Maturities (for contract retention) come from the delivered loans table.
+    month = context.partition_key
+    store = archive.get().store
+    listed = read_documents(store, month)
+    delivered = read_core_tables(store, month)
+    loans = read_csv_bytes(delivered["loans"]) if "loans" in delivered else pd.DataFrame(columns=["contract_id", "maturity_date"])
+    maturities = {c: date.fromisoformat(m) for c, m in zip(loans["contract_id"], loans["maturity_date"]) if m}
+    documents = [(doc, read_document_bytes(store, month, doc.file_name)) for doc in listed]
+
+    def progress(i: int, n: int, message: str) -> None:
+        if i == n or i % 10 == 0 or "quarantined" in message:
+            context.log.info(f"documents {i}/{n}: {message}")
+
+    frame = ingest_documents(documents, archive.get(), config.get().documents, maturities, progress)
+    quarantined = frame[frame["status"] != "archived"]
+    return MaterializeResult(
+        value=frame,
+        metadata={
+            "documents": len(frame),
+            "archived": int((frame["status"] == "archived").sum()),
+            "quarantined": len(quarantined),
+            "new_objects": int(frame["new_object"].sum()),
+            "quarantine": MetadataValue.md(markdown_table(quarantined[["file_name", "reason_code", "reason"]])),
+        },
+    )

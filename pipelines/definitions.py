@@ -1,0 +1,31 @@
+"""The postloan code location: assets, checks, jobs, schedules, sensors and resources."""
+from __future__ import annotations
+
+from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
+
+import assets.ingest
+import assets.reports
+import assets.risk
+from pipelines.jobs import (
+    inbox_delivery_sensor,
+    monthly_post_loan_job,
+    monthly_schedule,
+    quarterly_regulatory_job,
+    quarterly_schedule,
+)
+from pipelines.resources import ArchiveResource, PostloanConfigResource, WorkStoreIOManager
+
+ASSET_MODULES = [assets.ingest, assets.risk, assets.reports]
+
+defs = Definitions(
+    assets=load_assets_from_modules(ASSET_MODULES),
+    asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
+    jobs=[monthly_post_loan_job, quarterly_regulatory_job],
+    schedules=[monthly_schedule, quarterly_schedule],
+    sensors=[inbox_delivery_sensor],
+    resources={
+        "config": PostloanConfigResource(),
+        "archive": ArchiveResource(),
+        "work_io_manager": WorkStoreIOManager(),
+    },
+)

@@ -1,0 +1,37 @@
+"""Monthly partitions for the post-loan month; quarterly ones for quarterly returns (G11).
+
+Quarter partition keys are the quarter's first day (2026-07-01 is 2026Q3).
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from dagster import MonthlyPartitionsDefinition, TimeWindowPartitionsDefinition
+
+from pipelines import settings
+from plugins.config import load_config
+
+_first = load_config(settings.config_dir()).institution.calendar.first_period
+_first_quarter_month = (int(_first[5:7]) - 1) // 3 * 3 + 1
+
+monthly_partitions = MonthlyPartitionsDefinition(start_date=_first, fmt="%Y-%m")
+quarterly_partitions = TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1,4,7,10 *", start=f"{_first[:4]}-{_first_quarter_month:02d}-01", fmt="%Y-%m-%d",
+)
+
+
+def quarter_key(label: str) -> str:
+    """'2026Q3' or '2026-Q3' → '2026-07-01' (the quarterly partition key)."""
+    cleaned = label.upper().replace("-", "")
+    year, quarter = int(cleaned[:4]), int(cleaned[-1])
+    return date(year, 3 * quarter - 2, 1).isoformat()
+
+
+def quarter_label(key: str) -> str:
+    year, month = int(key[:4]), int(key[5:7])
+    return f"{year}Q{(month - 1) // 3 + 1}"
+
+
+def quarter_end_month(key: str) -> str:
+    year, month = int(key[:4]), int(key[5:7])
+    return f"{year}-{month + 2:02d}"

@@ -1,0 +1,154 @@
+"""The document archive: content-addressed, hash-verified, retention-locked.
+
+Each distinct byte string is stored once under its SHA-256 in the locked archive
+bucket; the catalog indexes it. Re-ingesting the same bytes adds nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+
+from plugins.archive.catalog import Catalog, DocumentRecord, PublicationRecord, utc_now
+from plugins.archive.store import ObjectStore
+from plugins.config import Retention
+
+CONTENT_TYPES = {".pdf": "application/pdf", ".csv": "text/csv", ".json": "application/json",
+                 ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def retain_until(retention: Retention, doc_class: str, received: date | None, period_end: date | None,
+                 maturity: date | None) -> datetime:
+    """End of the retention period for a document of `doc_class`, counted from the class's anchor date."""
+    rule = retention.classes.get(doc_class) or retention.classes["quarantine"]
+    anchor = {"received": received, "period_end": period_end, "maturity": maturity}[rule.from_]
+    anchor = anchor or received or period_end or date(1970, 1, 1)
+    years = rule.years if rule.years is not None else retention.permanent_years
+    try:
+        end = anchor.replace(year=anchor.year + years)
+    except ValueError:  # 29 February
+        end = anchor.replace(year=anchor.year + years, day=28)
+    return datetime.combine(end, time(0, 0), tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    doc_class: str
+    original_name: str
+    borrower_id: str | None = None
+    contract_id: str | None = None
+    period: str | None = None
+    received_date: date | None = None
+    period_end: date | None = None
+    maturity: date | None = None
+    page_count: int | None = None
+
+
+def _suffix(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot >= 0 else ""
+
+
+class Archive:
+    def __init__(self, store: ObjectStore, catalog: Catalog, retention: Retention):
+        self.store = store
+        self.catalog = catalog
+        self.retention = retention
+        self.bucket = store.settings.archive_bucket
+
+    def archive_document(self, data: bytes, meta: DocumentMeta) -> tuple[DocumentRecord, bool]:
+        """Store `data` once; returns its catalog record and whether it was new."""
+        return self._keep(data, meta, "documents", "archived", None, None)
+
+    def quarantine_document(self, data: bytes, meta: DocumentMeta, reason_code: str, reason: str) -> tuple[DocumentRecord, bool]:
+        """Keep a document that cannot be used, with its reason; nothing is lost."""
+        return self._keep(data, meta, "quarantine", "quarantined", reason_code, reason)
+
+    def _keep(self, data: bytes, meta: DocumentMeta, prefix: str, status: str,
+              reason_code: str | None, reason: str | None) -> tuple[DocumentRecord, bool]:
+        digest = sha256_hex(data)
+        known = self.catalog.document(digest)
+        if known is not None:
+            return known, False
+        doc_class = meta.doc_class if status == "archived" else "quarantine"
+        until = retain_until(self.retention, doc_class, meta.received_date, meta.period_end, meta.maturity)
+        key = f"{prefix}/{digest[:2]}/{digest}{_suffix(meta.original_name)}"
+        stored = None
+        if not self.store.exists(self.bucket, key):  # the store is the truth; the catalog may lag it
+            stored = self.store.put(
+                self.bucket, key, data,
+                content_type=CONTENT_TYPES.get(_suffix(meta.original_name), "application/octet-stream"),
+                metadata={"sha256": digest, "doc-class": meta.doc_class, "status": status,
+                          **({"reason-code": reason_code} if reason_code else {})},
+                retain_until=until, lock_mode=self.retention.mode,
+            )
+        record = DocumentRecord(
+            sha256=digest, status=status, doc_class=meta.doc_class, borrower_id=meta.borrower_id,
+            contract_id=meta.contract_id, period=meta.period, original_name=meta.original_name,
+            size=len(data), page_count=meta.page_count, reason_code=reason_code, reason=reason,
+            object_key=key, version_id=stored.version_id if stored else None,
+            retain_until=until.isoformat(), received_date=meta.received_date.isoformat() if meta.received_date else None,
+            ingested_at=utc_now(),
+        )
+        added = self.catalog.add_document(record)
+        return record, added and stored is not None
+
+    def fetch(self, sha256: str) -> bytes:
+        record = self._record(sha256)
+        return self.store.get(self.bucket, record.object_key, record.version_id)
+
+    def verify(self, sha256: str) -> tuple[bool, str]:
+        """Re-hash the stored bytes against the catalogued hash."""
+        record = self._record(sha256)
+        actual = sha256_hex(self.store.get(self.bucket, record.object_key, record.version_id))
+        return actual == record.sha256, actual
+
+    def _record(self, sha256: str) -> DocumentRecord:
+        matches = self.catalog.find_documents(sha256=sha256)
+        if len(matches) != 1:
+            raise LookupError(f"{len(matches)} archived documents match hash {sha256!r}")
+        return matches[0]
+
+    def publish(self, report_kind: str, period: str, period_end: date, files: dict[str, bytes],
+                inputs: dict, run_id: str | None) -> dict:
+        """Archive report files with a manifest; identical content is never written twice.
+
+        The manifest lists every input's hash, the configuration hash and code version,
+        so a report can be traced to, and rebuilt from, what it was made of.
+        """
+        until = retain_until(self.retention, report_kind, None, period_end, None)
+        manifest_until = retain_until(self.retention, "manifest", None, period_end, None)
+        outputs = {name: {"sha256": sha256_hex(data), "size": len(data)} for name, data in sorted(files.items())}
+        manifest = {"report_kind": report_kind, "period": period, "outputs": outputs, "inputs": inputs}
+        manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
+        manifest_key = f"manifests/{report_kind}/{period}/{sha256_hex(manifest_bytes)}.json"
+        written = 0
+        if not self.store.exists(self.bucket, manifest_key):
+            self.store.put(self.bucket, manifest_key, manifest_bytes, "application/json",
+                           {"run-id": run_id or "", "report-kind": report_kind},
+                           retain_until=manifest_until, lock_mode=self.retention.mode)
+            written += 1
+        published = []
+        for name, data in sorted(files.items()):
+            digest = outputs[name]["sha256"]
+            key = f"reports/{report_kind}/{period}/{digest[:12]}/{name}"
+            version_id = None
+            if not self.store.exists(self.bucket, key):
+                version_id = self.store.put(self.bucket, key, data, CONTENT_TYPES.get(_suffix(name), "application/octet-stream"),
+                                            {"sha256": digest, "manifest": manifest_key},
+                                            retain_until=until, lock_mode=self.retention.mode).version_id
+                written += 1
+            self.catalog.add_publication(PublicationRecord(
+                report_kind=report_kind, period=period, file_name=name, sha256=digest, object_key=key,
+                version_id=version_id, manifest_key=manifest_key, run_id=run_id, published_at=utc_now()))
+            published.append({"file": name, "key": f"s3://{self.bucket}/{key}", "sha256": digest})
+        return {"manifest_key": f"s3://{self.bucket}/{manifest_key}", "files": published, "objects_written": written}
+
+    def manifest(self, manifest_key: str) -> dict:
+        key = manifest_key.removeprefix(f"s3://{self.bucket}/")
+        return json.loads(self.store.get(self.bucket, key))

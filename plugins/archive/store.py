@@ -1,0 +1,125 @@
+"""S3-compatible object storage through the minio SDK (SeaweedFS, MinIO or AWS S3)."""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator, Mapping
+
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
+from minio.error import S3Error
+from minio.retention import Retention as S3Retention
+
+from plugins.config import Storage
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: str
+    secure: bool
+    inbox_bucket: str
+    archive_bucket: str
+    work_bucket: str
+
+
+def s3_settings(storage: Storage, env: Mapping[str, str] | None = None) -> S3Settings:
+    """Settings from config/storage.yaml, each overridable by its environment variable."""
+    env = os.environ if env is None else env
+    return S3Settings(
+        endpoint=env.get("POSTLOAN_S3_ENDPOINT", storage.endpoint),
+        access_key=env.get(storage.access_key_env, storage.local_access_key),
+        secret_key=env.get(storage.secret_key_env, storage.local_secret_key),
+        region=env.get("POSTLOAN_S3_REGION", storage.region),
+        secure=env.get("POSTLOAN_S3_SECURE", str(storage.secure)).lower() in ("1", "true", "yes"),
+        inbox_bucket=env.get("POSTLOAN_BUCKET_INBOX", storage.buckets.inbox),
+        archive_bucket=env.get("POSTLOAN_BUCKET_ARCHIVE", storage.buckets.archive),
+        work_bucket=env.get("POSTLOAN_BUCKET_WORK", storage.buckets.work),
+    )
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+
+
+class ObjectStore:
+    """The few object operations postloan needs, over one minio client."""
+
+    def __init__(self, settings: S3Settings):
+        self.settings = settings
+        self.client = Minio(
+            settings.endpoint,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            region=settings.region,
+            secure=settings.secure,
+        )
+
+    def ensure_buckets(self) -> None:
+        """Create the buckets if missing; the archive bucket with object lock (implies versioning)."""
+        s = self.settings
+        for bucket, locked in ((s.inbox_bucket, False), (s.work_bucket, False), (s.archive_bucket, True)):
+            if not self.client.bucket_exists(bucket):
+                self.client.make_bucket(bucket, object_lock=locked)
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        retain_until: datetime | None = None,
+        lock_mode: str = "COMPLIANCE",
+    ) -> StoredObject:
+        retention = None
+        if retain_until is not None and retain_until > datetime.now(timezone.utc):
+            retention = S3Retention(COMPLIANCE if lock_mode == "COMPLIANCE" else GOVERNANCE, retain_until)
+        result = self.client.put_object(
+            bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+            retention=retention,
+        )
+        return StoredObject(bucket, key, result.version_id, len(data))
+
+    def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        response = self.client.get_object(bucket, key, version_id=version_id)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.stat_object(bucket, key)
+            return True
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchVersion", "ResourceNotFound"):
+                return False
+            raise
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True):
+            if not obj.is_dir:
+                yield obj.object_name
+
+    def retention_of(self, bucket: str, key: str, version_id: str | None = None) -> datetime | None:
+        try:
+            return self.client.get_object_retention(bucket, key, version_id=version_id).retain_until_date
+        except S3Error as exc:
+            if exc.code in ("NoSuchObjectLockConfiguration", "InvalidRequest", "NoSuchKey"):
+                return None
+            raise

@@ -1,0 +1,91 @@
+"""Shared fixtures: a real SeaweedFS S3 server per test session, on free loopback ports."""
+from __future__ import annotations
+
+import os
+import random
+import socket
+from pathlib import Path
+
+import pytest
+
+from plugins.archive import Archive, Catalog, ObjectStore, S3Settings
+from plugins.archive.local_s3 import LocalS3, LocalS3Ports
+from plugins.config import load_config
+
+ACCESS_KEY = "postloan-test"
+SECRET_KEY = "postloan-test-secret"
+
+
+def _free_port(rng: random.Random, taken: set[int]) -> int:
+    # weed also binds port+10000 for gRPC, so both must be free.
+    while True:
+        port = rng.randrange(20000, 40000)
+        if port in taken or port + 10000 in taken:
+            continue
+        if all(_bindable(p) for p in (port, port + 10000)):
+            taken.update({port, port + 10000})
+            return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real S3 server (SeaweedFS) with credentials; anonymous requests are refused."""
+    rng, taken = random.Random(os.getpid()), set()
+    ports = LocalS3Ports(*(_free_port(rng, taken) for _ in range(4)))
+    settings = S3Settings(endpoint=f"127.0.0.1:{ports.s3}", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                          region="us-east-1", secure=False, inbox_bucket="test-inbox",
+                          archive_bucket="test-archive", work_bucket="test-work")
+    server = LocalS3(tmp_path_factory.mktemp("s3state"), settings, ports)
+    server.start(timeout=90)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_env(s3_server: LocalS3, tmp_path_factory: pytest.TempPathFactory):
+    """Environment pointing the pipeline at the test server and a fresh state folder."""
+    state = tmp_path_factory.mktemp("state")
+    values = {
+        "POSTLOAN_S3_ENDPOINT": s3_server.settings.endpoint,
+        "POSTLOAN_S3_ACCESS_KEY": ACCESS_KEY,
+        "POSTLOAN_S3_SECRET_KEY": SECRET_KEY,
+        "POSTLOAN_BUCKET_INBOX": "test-inbox",
+        "POSTLOAN_BUCKET_ARCHIVE": "test-archive",
+        "POSTLOAN_BUCKET_WORK": "test-work",
+        "POSTLOAN_STATE_DIR": str(state),
+        "DAGSTER_HOME": str(state / "dagster_home"),
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield values
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def config():
+    return load_config()
+
+
+@pytest.fixture()
+def store(s3_server: LocalS3) -> ObjectStore:
+    store = ObjectStore(s3_server.settings)
+    store.ensure_buckets()
+    return store
+
+
+@pytest.fixture()
+def archive(store: ObjectStore, tmp_path: Path, config) -> Archive:
+    return Archive(store, Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}"), config.retention)

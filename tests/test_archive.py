@@ -1,0 +1,92 @@
+"""The archive against the real S3 server: stored once by hash, locked for its retention."""
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+
+import pytest
+from minio import Minio
+from minio.error import S3Error
+
+from plugins.archive import DocumentMeta, retain_until, sha256_hex
+
+
+def _meta(name: str = "HT2026-0001_借款合同.pdf", **kw) -> DocumentMeta:
+    values = dict(doc_class="loan_contract", original_name=name, borrower_id="B0001", contract_id="HT2026-0001",
+                  period="2026-09", received_date=date(2026, 9, 3), maturity=date(2029, 9, 2))
+    values.update(kw)
+    return DocumentMeta(**values)
+
+
+def test_a_document_is_stored_once_under_its_sha256(archive):
+    data = b"%PDF-1.4 stored once " + b"x" * 100
+    first, new_first = archive.archive_document(data, _meta())
+    again, new_again = archive.archive_document(data, _meta(name="renamed copy.pdf"))
+    assert first.sha256 == again.sha256 == sha256_hex(data)
+    assert first.object_key.endswith(f"{sha256_hex(data)}.pdf")
+    assert new_first and not new_again
+    assert len(archive.catalog.find_documents(sha256=first.sha256)) == 1
+
+
+def test_contract_retention_runs_five_years_from_maturity(config):
+    until = retain_until(config.retention, "loan_contract", date(2026, 9, 3), None, date(2029, 9, 2))
+    assert until == datetime(2034, 9, 2, tzinfo=timezone.utc)
+
+
+def test_the_server_refuses_deleting_an_archived_document_within_retention(archive):
+    data = b"%PDF-1.4 cannot delete " + b"y" * 50
+    record, _ = archive.archive_document(data, _meta(name="locked.pdf"))
+    client = archive.store.client
+    with pytest.raises(S3Error) as refused:
+        client.remove_object(archive.bucket, record.object_key, version_id=record.version_id)
+    assert refused.value.code == "AccessDenied"
+    assert archive.verify(record.sha256)[0]
+
+
+def test_an_overwrite_cannot_change_the_archived_version(archive):
+    data = b"%PDF-1.4 original bytes"
+    record, _ = archive.archive_document(data, _meta(name="original.pdf"))
+    client = archive.store.client
+    client.put_object(archive.bucket, record.object_key, io.BytesIO(b"tampered"), 8)
+    # The locked version is untouched; the archive reads the version it recorded.
+    assert archive.fetch(record.sha256) == data
+    with pytest.raises(S3Error):
+        client.remove_object(archive.bucket, record.object_key, version_id=record.version_id)
+
+
+def test_shortening_retention_is_refused_by_the_server(archive):
+    from minio.commonconfig import COMPLIANCE
+    from minio.retention import Retention
+
+    record, _ = archive.archive_document(b"%PDF-1.4 shorten me", _meta(name="shorten.pdf"))
+    client = archive.store.client
+    with pytest.raises(S3Error):
+        client.set_object_retention(archive.bucket, record.object_key,
+                                    Retention(COMPLIANCE, datetime(2027, 1, 1, tzinfo=timezone.utc)),
+                                    version_id=record.version_id)
+
+
+def test_anonymous_requests_are_refused(s3_server, archive):
+    record, _ = archive.archive_document(b"%PDF-1.4 private", _meta(name="private.pdf"))
+    anonymous = Minio(s3_server.settings.endpoint, secure=False)
+    with pytest.raises(S3Error) as refused:
+        anonymous.get_object(archive.bucket, record.object_key).read()
+    assert refused.value.code == "AccessDenied"
+
+
+def test_a_quarantined_document_is_kept_with_its_reason(archive):
+    record, _ = archive.quarantine_document(b"not a pdf at all", _meta(name="bad.pdf"), "not_pdf",
+                                            "not_pdf: the file does not start with %PDF")
+    assert record.status == "quarantined" and record.object_key.startswith("quarantine/")
+    assert archive.fetch(record.sha256) == b"not a pdf at all"
+    assert archive.catalog.find_documents(status="quarantined", sha256=record.sha256)[0].reason_code == "not_pdf"
+
+
+def test_publishing_the_same_report_twice_writes_nothing_new(archive):
+    files = {"report.pdf": b"%PDF-1.4 report"}
+    inputs = {"documents": [{"sha256": "a" * 64}], "config_sha256": "c" * 64, "code_version": "test"}
+    first = archive.publish("management_report", "2026-09", date(2026, 9, 30), files, inputs, "run-1")
+    second = archive.publish("management_report", "2026-09", date(2026, 9, 30), files, inputs, "run-2")
+    assert first["objects_written"] == 2 and second["objects_written"] == 0
+    assert first["manifest_key"] == second["manifest_key"]
+    assert archive.manifest(first["manifest_key"])["inputs"] == inputs
