@@ -71,7 +71,8 @@ class LocalS3:
             weed_binary(), "server", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={p.master}", f"-volume.port={p.volume}", f"-filer.port={p.filer}",
             "-s3", f"-s3.port={p.s3}", f"-s3.config={config_path}",
-            "-master.volumeSizeLimitMB=256", "-volume.max=64", "-master.telemetry=false",
+            "-master.volumeSizeLimitMB=256", "-volume.max=64", "-volume.preStopSeconds=0",
+            "-master.telemetry=false",
         ]
         log = open(self.log_file, "ab")
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

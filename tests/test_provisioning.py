@@ -1,0 +1,57 @@
+"""Provisions and regulatory indicators with the rates of the 2002 guideline and the 2012 rules."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from plugins.config import load_config
+from plugins.provisioning import Regulatory2002, Standard2012, indicators
+
+CFG = load_config().provisioning
+
+
+def book(*rows: tuple[int, int]) -> pd.DataFrame:
+    return pd.DataFrame({"tier": [t for t, _ in rows], "balance_cents": [b for _, b in rows]})
+
+
+def test_regulatory_2002_rates_by_tier():
+    # 正常 0, 关注 2%, 次级 25%, 可疑 50%, 损失 100% of 1,000,000.00 each.
+    b = book(*((t, 1_000_000_00) for t in range(1, 6)))
+    assert list(Regulatory2002().provisions(b, CFG)) == [0, 20_000_00, 250_000_00, 500_000_00, 1_000_000_00]
+
+
+def test_standard_2012_potential_risk_estimate_by_tier():
+    # 正常 1.5%, 关注 3%, 次级 30%, 可疑 60%, 损失 100%.
+    b = book(*((t, 1_000_000_00) for t in range(1, 6)))
+    assert list(Standard2012().provisions(b, CFG)) == [15_000_00, 30_000_00, 300_000_00, 600_000_00, 1_000_000_00]
+
+
+def test_substandard_rate_may_float_by_twenty_percent():
+    floated = CFG.model_copy(update={"regulatory_2002": CFG.regulatory_2002.model_copy(
+        update={"float": {3: Decimal("0.2"), 4: Decimal("-0.2")}})})
+    b = book((3, 1_000_000_00), (4, 1_000_000_00))
+    assert list(Regulatory2002().provisions(b, floated)) == [300_000_00, 400_000_00]  # 25%×1.2, 50%×0.8
+
+
+def test_provisions_round_half_up_to_the_cent():
+    # 2% of 0.25 yuan = 0.005 yuan → 0.01
+    assert list(Regulatory2002().provisions(book((2, 25)), CFG)) == [1]
+
+
+def test_npl_ratio_coverage_and_loan_provision_ratio():
+    # 9,600,000 正常 + 400,000 次级: NPL ratio 4%; provisions 100,000 specific + 100,000 general (1%).
+    b = book((1, 9_600_000_00), (3, 400_000_00))
+    result = indicators(b, Regulatory2002().provisions(b, CFG), CFG)
+    assert result.npl_ratio == Decimal("0.04")
+    assert result.allowance_cents == 200_000_00
+    assert result.provision_coverage == Decimal("0.5")       # 200,000 / 400,000
+    assert result.loan_provision_ratio == Decimal("0.02")    # 200,000 / 10,000,000
+    assert result.npl_ratio_ok and not result.provision_coverage_ok and not result.loan_provision_ratio_ok
+    # 150% × 400,000 = 600,000 needed for coverage versus 2.5% × 10,000,000 = 250,000: coverage binds.
+    assert result.binding_constraint == "provision_coverage"
+
+
+def test_npl_ratio_above_five_percent_is_flagged():
+    b = book((1, 9_400_000_00), (5, 600_000_00))
+    assert not indicators(b, Regulatory2002().provisions(b, CFG), CFG).npl_ratio_ok
