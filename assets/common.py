@@ -8,7 +8,8 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
     """A Markdown preview of a frame for the Dagster UI."""
     if frame.empty:
         return "_none_"
-    shown = frame.head(max_rows).astype(str)
+    shown = frame.head(max_rows).astype(object)
+    shown = shown.where(shown.notna(), "").map(str)  # pandas 3 keeps NaN in astype(str)
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "---|" * len(shown.columns)
     body = ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in shown.itertuples(index=False)]

@@ -49,7 +49,7 @@ def core_system_extract(context: AssetExecutionContext, archive: ArchiveResource
     )
 
 
-@asset_check(asset=core_system_extract, blocking=True,
+@asset_check(asset=core_system_extract, blocking=True, partitions_def=monthly_partitions,
              description="Great Expectations suites of config/validation.yaml on the core extract; "
                          "a blocking failure stops classification and publication.")
 def core_extract_quality(context: AssetCheckExecutionContext, core_system_extract: dict,

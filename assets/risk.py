@@ -59,7 +59,7 @@ def loan_classification(context: AssetExecutionContext, core_system_extract: dic
     })
 
 
-@asset_check(asset=loan_classification, blocking=True,
+@asset_check(asset=loan_classification, blocking=True, partitions_def=monthly_partitions,
              description="Every loan outside 正常 names the rules that put it there, and no tier is below a "
                          "hard overdue floor.")
 def classification_is_explained(context: AssetCheckExecutionContext, loan_classification: pd.DataFrame,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
+import assets.extract
 import assets.ingest
 import assets.reports
 import assets.risk
@@ -15,7 +16,7 @@ from pipelines.jobs import (
 )
 from pipelines.resources import ArchiveResource, PostloanConfigResource, WorkStoreIOManager
 
-ASSET_MODULES = [assets.ingest, assets.risk, assets.reports]
+ASSET_MODULES = [assets.ingest, assets.extract, assets.risk, assets.reports]
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),

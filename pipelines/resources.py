@@ -98,6 +98,10 @@ class WorkStoreIOManager(ConfigurableIOManager):
     @staticmethod
     def _read(store: ObjectStore, key: str) -> Any:
         bucket = store.settings.work_bucket
+        if not store.exists(bucket, key):
+            asset, _, partition = key.rpartition("/")
+            raise FileNotFoundError(f"{asset} has not been materialized for {partition}: run that partition first "
+                                    f"(no object {key} in bucket {bucket})")
         kind = store.client.stat_object(bucket, key).metadata.get("x-amz-meta-kind", "bytes")
         data = store.get(bucket, key)
         if kind == "parquet":

@@ -35,6 +35,10 @@ def dagster_home() -> Path:
     """An absolute DAGSTER_HOME: $DAGSTER_HOME if set, else inside the state folder."""
     home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():  # SQLite storage under DAGSTER_HOME; see README for PostgreSQL
+        config.write_text("# Dagster instance: SQLite storage in this folder (the default).\n"
+                          "telemetry:\n  enabled: false\n")
     return home
 
 

@@ -69,7 +69,7 @@ def days_past_due(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: date) 
     settled = status[status["settled"]].groupby("contract_id").size().rename("settled_periods")
     first_due = status.groupby("contract_id")["due_date"].min().rename("first_due_in_force")
     result = pd.concat([oldest.rename("oldest_unpaid_due"), overdue, settled, first_due], axis=1)
-    result["dpd"] = result["oldest_unpaid_due"].map(lambda d: (as_of - d).days if isinstance(d, date) else 0)
+    result["dpd"] = result["oldest_unpaid_due"].map(lambda d: 0 if pd.isna(d) else (as_of - d).days)
     result = result.fillna({"overdue_principal_cents": 0, "overdue_interest_cents": 0, "settled_periods": 0})
     return result.astype({"overdue_principal_cents": "int64", "overdue_interest_cents": "int64",
                           "settled_periods": "int64", "dpd": "int64"})
@@ -112,11 +112,16 @@ def open_book(extract: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
                                 ).sort_values("contract_id", ignore_index=True)
 
 
+def _date_or_none(value) -> date | None:
+    # pd.NaT is an instance of date, so test for missing values first.
+    return None if pd.isna(value) else value
+
+
 def loan_facts(book: pd.DataFrame, as_of: date) -> list[LoanFacts]:
     facts = []
     for row in book.itertuples(index=False):
-        restructured_on = row.restructured_on if isinstance(row.restructured_on, date) else None
-        first_due = row.first_due_in_force if isinstance(row.first_due_in_force, date) else None
+        restructured_on = _date_or_none(row.restructured_on)
+        first_due = _date_or_none(row.first_due_in_force)
         months = _months_between(first_due, as_of) if restructured_on and first_due and first_due <= as_of else None
         facts.append(LoanFacts(
             contract_id=row.contract_id, borrower_id=row.borrower_id, borrower_kind=row.borrower_kind,
@@ -124,6 +129,6 @@ def loan_facts(book: pd.DataFrame, as_of: date) -> list[LoanFacts]:
             restructured_on=restructured_on, restructure_count=int(row.restructure_count),
             months_since_first_repayment_after_restructure=months,
             repayment_periods_since_restructure=int(row.settled_periods) if restructured_on else 0,
-            extended_on=row.extended_on if isinstance(row.extended_on, date) else None,
+            extended_on=_date_or_none(row.extended_on),
         ))
     return facts
