@@ -24,14 +24,12 @@ monthly_post_loan_job = define_asset_job(
     "monthly_post_loan",
     selection=AssetSelection.groups("ingest", "extract", "risk")
     | AssetSelection.assets("management_report", "published_management_report"),
-    partitions_def=monthly_partitions,
     description="The post-loan month: ingest and archive, extract, validate, classify, provision, report, publish.",
 )
 
 quarterly_regulatory_job = define_asset_job(
     "quarterly_regulatory",
     selection=AssetSelection.assets("g11_return", "published_g11_return"),
-    partitions_def=quarterly_partitions,
     description="Quarterly returns to the regulator (G11) from the quarter-end month's book.",
 )
 

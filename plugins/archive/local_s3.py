@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import urllib3
 from minio import Minio
 
 from plugins.archive.store import S3Settings
@@ -45,8 +46,11 @@ class LocalS3:
         self.log_file = self.root / "weed.log"
 
     def is_ready(self) -> bool:
+        # No retries: a refused connection means "not yet", and the caller polls.
+        probe = urllib3.PoolManager(retries=urllib3.Retry(total=0), timeout=urllib3.Timeout(connect=1, read=5))
         client = Minio(self.settings.endpoint, access_key=self.settings.access_key,
-                       secret_key=self.settings.secret_key, region=self.settings.region, secure=False)
+                       secret_key=self.settings.secret_key, region=self.settings.region, secure=False,
+                       http_client=probe)
         try:
             client.list_buckets()
             return True
@@ -70,7 +74,7 @@ class LocalS3:
         command = [
             weed_binary(), "server", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={p.master}", f"-volume.port={p.volume}", f"-filer.port={p.filer}",
-            "-s3", f"-s3.port={p.s3}", f"-s3.config={config_path}",
+            "-s3", f"-s3.port={p.s3}", f"-s3.config={config_path}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=256", "-volume.max=64", "-volume.preStopSeconds=0",
             "-master.telemetry=false",
         ]
@@ -84,7 +88,7 @@ class LocalS3:
                 raise RuntimeError(f"weed exited with code {process.returncode}; see {self.log_file}")
             if self.is_ready():
                 return True
-            time.sleep(0.5)
+            time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"the local S3 server did not answer within {timeout:.0f}s; see {self.log_file}")
 

@@ -1,0 +1,216 @@
+"""The post-loan month end to end: real S3 server, real PDFs, real Dagster runs, real GX validation.
+
+The published G11 is checked against an independent recomputation from the
+sample CSVs written here in plain Python (no pipeline code).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import openpyxl
+import pytest
+
+MONTH = "2026-09"
+AS_OF = date(2026, 9, 30)
+QUARTER_KEY = "2026-07-01"
+
+
+def _archive_versions(store) -> list[tuple[str, str]]:
+    return sorted((o.object_name, o.version_id) for o in store.client.list_objects(
+        store.settings.archive_bucket, recursive=True, include_version=True))
+
+
+def _published(store, prefix: str) -> dict[str, bytes]:
+    bucket = store.settings.archive_bucket
+    return {key: store.get(bucket, key) for key in store.list_keys(bucket, prefix)}
+
+
+@pytest.fixture(scope="module")
+def month_runs(s3_env, tmp_path_factory):
+    """Deliver the sample's last month, run the month and the quarter, then run both again."""
+    from pipelines import cli
+    from plugins.archive import ObjectStore, s3_settings
+    from plugins.config import load_config
+
+    cfg = load_config()
+    store = ObjectStore(s3_settings(cfg.storage))
+    store.ensure_buckets()
+    cli.deliver_sample(cfg, [MONTH])
+    instance = cli._instance()
+    first_monthly = cli.run_job("monthly_post_loan", MONTH, instance)
+    first_quarterly = cli.run_job("quarterly_regulatory", QUARTER_KEY, instance)
+    after_first = _archive_versions(store)
+    reports_first = _published(store, "reports/")
+    second_monthly = cli.run_job("monthly_post_loan", MONTH, instance)
+    second_quarterly = cli.run_job("quarterly_regulatory", QUARTER_KEY, instance)
+    return {
+        "store": store, "cfg": cfg, "first": (first_monthly, first_quarterly),
+        "second": (second_monthly, second_quarterly), "after_first": after_first,
+        "after_second": _archive_versions(store), "reports_first": reports_first,
+        "reports_second": _published(store, "reports/"),
+    }
+
+
+def test_both_runs_succeed(month_runs):
+    assert all(r.success for r in month_runs["first"] + month_runs["second"])
+
+
+# --- the independent recomputation -------------------------------------------------------------
+
+def _sample_csvs() -> dict[str, list[dict]]:
+    from plugins.config import load_config
+    from plugins.sample import core_extract, csv_bytes, generate_portfolio
+
+    s = load_config().sample
+    portfolio = generate_portfolio(seed=s.seed, start=s.start, end=s.end, n_borrowers=s.borrowers,
+                                   n_contracts=s.contracts)
+    return {name: list(csv.DictReader(io.StringIO(csv_bytes(frame).decode())))
+            for name, frame in core_extract(portfolio, AS_OF).items()}
+
+
+def _cents(text: str) -> int:
+    return int((Decimal(text or "0") * 100).to_integral_value(ROUND_HALF_UP))
+
+
+def _months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (1 if end.day < start.day else 0)
+
+
+def _expected_g11() -> dict[str, tuple[Decimal, Decimal, int]]:
+    """Tier → (balance 万元, provision 万元, count), from the CSVs and DOMAIN.md's rules alone."""
+    tables = _sample_csvs()
+    latest = defaultdict(int)
+    for s in tables["schedules"]:
+        latest[s["contract_id"]] = max(latest[s["contract_id"]], int(s["schedule_version"]))
+    paid = defaultdict(int)
+    for p in tables["payments"]:
+        if date.fromisoformat(p["paid_date"]) <= AS_OF:
+            paid[(p["contract_id"], int(p["schedule_version"]), p["instalment_no"])] += (
+                _cents(p["principal_paid"]) + _cents(p["interest_paid"]))
+    oldest_unpaid, first_due, settled = {}, {}, defaultdict(int)
+    for s in tables["schedules"]:
+        cid, version, due = s["contract_id"], int(s["schedule_version"]), date.fromisoformat(s["due_date"])
+        if version != latest[cid] or due > AS_OF:
+            continue
+        first_due[cid] = min(first_due.get(cid, due), due)
+        if paid[(cid, version, s["instalment_no"])] < _cents(s["principal_due"]) + _cents(s["interest_due"]):
+            oldest_unpaid[cid] = min(oldest_unpaid.get(cid, due), due)
+        else:
+            settled[cid] += 1
+    kinds = {b["borrower_id"]: b["kind"] for b in tables["borrowers"]}
+    loans = {}
+    for loan in tables["loans"]:
+        balance = _cents(loan["outstanding_principal"])
+        if balance <= 0 or date.fromisoformat(loan["start_date"]) > AS_OF:
+            continue
+        cid = loan["contract_id"]
+        dpd = (AS_OF - oldest_unpaid[cid]).days if cid in oldest_unpaid else 0
+        tier = 1
+        if dpd > 0:
+            tier = 2
+        if dpd > 90:
+            tier = 3
+        if dpd > 270:
+            tier = 4
+        if dpd > 360:
+            tier = 5
+        if loan["issuance_type"] == "借新还旧" or loan["extended_on"]:
+            tier = max(tier, 2)
+        if loan["restructured_on"]:
+            start = first_due.get(cid)
+            observed = start is not None and _months_between(start, AS_OF) >= 12 and settled[cid] >= 2
+            if not observed:
+                tier = max(tier, 3)
+        loans[cid] = {"borrower": loan["borrower_id"], "balance": balance, "tier": tier}
+    by_debtor = defaultdict(list)
+    for cid, loan in loans.items():
+        if kinds[loan["borrower"]] == "corporate":
+            by_debtor[loan["borrower"]].append(cid)
+    for cids in by_debtor.values():
+        total = sum(loans[c]["balance"] for c in cids)
+        npl = sum(loans[c]["balance"] for c in cids if loans[c]["tier"] >= 3)
+        if npl and Decimal(npl) / Decimal(total) > Decimal("0.10"):
+            for c in cids:
+                loans[c]["tier"] = max(loans[c]["tier"], 3)
+    rates = {1: Decimal("0"), 2: Decimal("0.02"), 3: Decimal("0.25"), 4: Decimal("0.5"), 5: Decimal("1")}
+    sums = defaultdict(lambda: [0, 0, 0])
+    for loan in loans.values():
+        provision = int((loan["balance"] * rates[loan["tier"]]).to_integral_value(ROUND_HALF_UP))
+        for key in (loan["tier"], "total"):
+            sums[key][0] += loan["balance"]
+            sums[key][1] += provision
+            sums[key][2] += 1
+    wan = lambda cents: (Decimal(cents) / 1_000_000).quantize(Decimal("0.01"), ROUND_HALF_UP)  # noqa: E731
+    return {key: (wan(b), wan(p), n) for key, (b, p, n) in sums.items()}
+
+
+def test_published_g11_equals_an_independent_recomputation_from_the_sample_csvs(month_runs):
+    workbooks = [data for key, data in month_runs["reports_first"].items() if key.endswith(".xlsx")]
+    assert len(workbooks) == 1
+    sheet = openpyxl.load_workbook(io.BytesIO(workbooks[0]), data_only=True)["G11"]
+    rows = {str(r[0]): r for r in sheet.iter_rows(values_only=True) if r[0] is not None}
+    expected = _expected_g11()
+    for code, key in (("1", "total"), ("1.1", 1), ("1.2", 2), ("1.3", 3), ("1.4", 4), ("1.5", 5)):
+        balance, provision, count = expected.get(key, (Decimal("0.00"), Decimal("0.00"), 0))
+        row = rows[code]
+        assert (Decimal(str(row[2])).quantize(Decimal("0.01")), Decimal(str(row[3])).quantize(Decimal("0.01")),
+                int(row[4])) == (balance, provision, count), code
+    assert expected["total"][2] > 300 and all(expected.get(t, (0, 0, 0))[2] > 0 for t in range(1, 6))
+
+
+def test_each_bad_document_is_quarantined_with_its_reason_and_the_run_still_publishes(month_runs):
+    monthly, _ = month_runs["first"]
+    documents = monthly.asset_value("inbox_documents")
+    quarantined = dict(zip(documents.loc[documents["status"] == "quarantined", "file_name"],
+                           documents.loc[documents["status"] == "quarantined", "reason_code"]))
+    assert sorted(quarantined.values()) == ["corrupt", "encrypted", "mislabelled", "needs_ocr", "not_pdf"]
+    assert all(documents.loc[documents["status"] == "quarantined", "reason"].str.len() > 20)
+    store = month_runs["store"]
+    for key in documents.loc[documents["status"] == "quarantined", "object_key"]:
+        assert key.startswith("quarantine/") and store.exists(store.settings.archive_bucket, key)
+    assert any(k.endswith(".pdf") for k in month_runs["reports_first"])
+
+
+def test_rerunning_the_month_adds_no_object_and_reports_are_byte_identical(month_runs):
+    assert month_runs["after_second"] == month_runs["after_first"]
+    assert month_runs["reports_second"] == month_runs["reports_first"]
+    monthly_again, _ = month_runs["second"]
+    assert monthly_again.asset_value("published_management_report")["objects_written"] == 0
+
+
+def test_every_extracted_figure_and_term_names_its_page(month_runs):
+    monthly, _ = month_runs["first"]
+    figures = monthly.asset_value("statement_figures_extracted")
+    terms = monthly.asset_value("contract_terms_extracted")
+    assert len(figures) > 50 and figures["page"].notna().all() and figures["bbox"].notna().all()
+    principal = terms[terms["field"] == "principal"]
+    assert len(principal) >= 10 and principal["page"].notna().all()
+
+
+def test_signed_contracts_match_the_loan_book(month_runs):
+    monthly, _ = month_runs["first"]
+    checks = {e.event_specific_data.check_name: e.event_specific_data
+              for e in monthly.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["contracts_match_loan_book"].passed
+    assert checks["statements_balance"].passed
+    assert checks["core_extract_quality"].passed
+
+
+def test_the_manifest_lists_every_input_of_the_report(month_runs):
+    from plugins.archive import Archive, Catalog
+    from pipelines import settings
+
+    monthly, _ = month_runs["first"]
+    published = monthly.asset_value("published_management_report")
+    cfg = month_runs["cfg"]
+    archive = Archive(month_runs["store"], Catalog(settings.catalog_url(None)), cfg.retention)
+    manifest = archive.manifest(published["manifest_key"])
+    names = {d["name"] for d in manifest["inputs"]["documents"]}
+    assert {"loans.csv", "schedules.csv", "payments.csv"} <= names
+    documents = monthly.asset_value("inbox_documents")
+    assert set(documents["sha256"]) <= {d["sha256"] for d in manifest["inputs"]["documents"]}
+    assert manifest["inputs"]["config_sha256"] == cfg.digest
