@@ -58,7 +58,8 @@ def inbox_delivery_sensor(context: SensorEvaluationContext):
     seen = set((context.cursor or "").split(",")) - {""}
     months = [m for m in delivered_months(store) if m not in seen and monthly_partitions.has_partition_key(m)]
     if not months:
-        return SkipReason("no new complete delivery in the inbox")
+        yield SkipReason("no new complete delivery in the inbox")
+        return
     for month in months:
         yield RunRequest(run_key=f"delivery-{month}", partition_key=month)
     context.update_cursor(",".join(sorted(seen | set(months))))
