@@ -6,7 +6,8 @@ from dagster import Definitions, load_asset_checks_from_modules, load_assets_fro
 import assets.extract
 import assets.ingest
 import assets.reports
-import assets.risk
+import assets.classify
+import assets.provision
 from pipelines.jobs import (
     inbox_delivery_sensor,
     monthly_post_loan_job,
@@ -16,7 +17,7 @@ from pipelines.jobs import (
 )
 from pipelines.resources import ArchiveResource, PostloanConfigResource, WorkStoreIOManager
 
-ASSET_MODULES = [assets.ingest, assets.extract, assets.risk, assets.reports]
+ASSET_MODULES = [assets.ingest, assets.extract, assets.classify, assets.provision, assets.reports]
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),
