@@ -78,7 +78,7 @@ def published_management_report(context: AssetExecutionContext, management_repor
     cfg = config.get()
     inputs = manifest_inputs(archive.get(), cfg, period, [period])
     published = archive.get().publish("management_report", period, month_end(period),
-                                      {f"贷后管理月度报告_{period}.pdf": management_report}, inputs, context.run_id)
+                                      {f"贷后管理月度报告_{period}.pdf": management_report}, inputs, context.run.run_id)
     context.log.info(f"published {published['files'][0]['key']} (new objects: {published['objects_written']})")
     return MaterializeResult(value=published, metadata={
         "manifest": published["manifest_key"], "files": MetadataValue.json(published["files"]),
@@ -111,7 +111,7 @@ def published_g11_return(context: AssetExecutionContext, g11_return: bytes, arch
     inputs = manifest_inputs(archive.get(), cfg, label, [last_month])
     inputs["documents"] = [d for d in inputs["documents"] if d["class"] == "core_extract"]
     published = archive.get().publish("regulatory_return", label, month_end(last_month),
-                                      {f"G11_{label}.xlsx": g11_return}, inputs, context.run_id)
+                                      {f"G11_{label}.xlsx": g11_return}, inputs, context.run.run_id)
     context.log.info(f"published {published['files'][0]['key']} (new objects: {published['objects_written']})")
     return MaterializeResult(value=published, metadata={
         "manifest": published["manifest_key"], "files": MetadataValue.json(published["files"]),
