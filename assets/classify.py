@@ -1,10 +1,9 @@
 """Five-tier classification of the month's loan book."""
-from datetime import date
-
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
@@ -16,14 +15,11 @@ from assets.common import markdown_table
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins import registry
-from plugins.classification import TIER_NAMES, classify_book, verdicts_frame
+from plugins.classification import TIER_NAMES, verdicts_frame
+from plugins.classification.overrides import read_overrides, refused_frame
+from plugins.classification.period import classify_period, external_overdue_share, previous_month_end
 from plugins.ingest import month_end
 from plugins.money import yuan
-from plugins.portfolio.loanbook import loan_facts, open_book
-
-
-def _previous_month_end(as_of: date) -> date:
-    return date.fromordinal(as_of.replace(day=1).toordinal() - 1)
 
 
 def _tier_distribution(frame: pd.DataFrame) -> str:
@@ -34,24 +30,36 @@ def _tier_distribution(frame: pd.DataFrame) -> str:
 
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
        description="Five-tier classification of every outstanding loan at the month end, with the rules that "
-                   "fired and their facts, the tier before floors and the previous month's tier.")
+                   "fired and their facts, the tier before floors, the previous month's tier and any manual "
+                   "override (who, when, why). Refused overrides are in the metadata and in the frame's "
+                   "attrs['overrides_refused'].")
 def loan_classification(context: AssetExecutionContext, core_system_extract: dict,
                         config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().classification
     rules = registry.classification_rules()
     as_of = month_end(context.partition_key)
-    previous_as_of = _previous_month_end(as_of)
+    share = external_overdue_share(core_system_extract.get("external_overdue_share"))
+    overrides, refused = ([], []) if "overrides" not in core_system_extract else read_overrides(
+        core_system_extract["overrides"])
 
-    previous_book = open_book(core_system_extract, previous_as_of)
-    previous = {v.contract_id: v.tier for v in classify_book(loan_facts(previous_book, previous_as_of), cfg, rules)}
-    book = open_book(core_system_extract, as_of)
-    verdicts = classify_book(loan_facts(book, as_of), cfg, rules)
+    # Last month's tiers are recomputed from this extract, without this month's overrides or external data.
+    _, previous_verdicts, _ = classify_period(core_system_extract, previous_month_end(as_of), cfg, rules)
+    previous = {v.contract_id: v.tier for v in previous_verdicts}
+    book, verdicts, refused_here = classify_period(core_system_extract, as_of, cfg, rules, share, overrides)
+    refused = refused + refused_here
     frame = book.merge(verdicts_frame(verdicts, previous), on="contract_id", validate="one_to_one")
-    context.log.info(f"{context.partition_key}: classified {len(frame)} loans with {len(rules)} rules")
+    frame.attrs["overrides_refused"] = [r.as_dict() for r in refused]
+    for r in refused:
+        context.log.warning(f"override refused: {r.reason}")
+    context.log.info(f"{context.partition_key}: classified {len(frame)} loans with {len(rules)} rules; "
+                     f"{len(overrides) - len(refused_here)} override(s) applied, {len(refused)} refused")
     downgraded = frame[frame["tier"] > 1]
     return MaterializeResult(value=frame, metadata={
         "loans": len(frame),
         "rules": ", ".join(r.name for r in rules),
+        "external_overdue_share": "delivered" if share is not None else "absent: cross-institution rule not evaluated",
+        "overrides_applied": int((frame["override_by"] != "").sum()),
+        "overrides_refused": MetadataValue.md(markdown_table(refused_frame(refused))),
         "tier_distribution": MetadataValue.md(_tier_distribution(frame)),
         "non_normal_preview": MetadataValue.md(markdown_table(downgraded[["contract_id", "tier_name", "dpd", "reasons"]])),
     })
@@ -70,3 +78,16 @@ def classification_is_explained(context: AssetCheckExecutionContext, loan_classi
     bad = sorted(set(unexplained["contract_id"]) | set(below_floor["contract_id"]))
     return AssetCheckResult(passed=not bad, metadata={"unexplained": len(unexplained), "below_floor": len(below_floor),
                                                       "contracts": MetadataValue.json(bad[:100])})
+
+
+@asset_check(asset=loan_classification, blocking=False, partitions_def=monthly_partitions,
+             description="Every manual override of the month was applied; those refused (a hard floor forbids "
+                         "the better tier, the loan is not in the book, the row is incomplete) are named. "
+                         "Warns, does not block.")
+def overrides_respect_floors(context: AssetCheckExecutionContext, loan_classification: pd.DataFrame) -> AssetCheckResult:
+    refused = loan_classification.attrs.get("overrides_refused", [])
+    return AssetCheckResult(
+        passed=not refused, severity=AssetCheckSeverity.WARN,
+        description="; ".join(r["reason"] for r in refused[:5]) if refused else "no override refused",
+        metadata={"applied": int((loan_classification["override_by"] != "").sum()), "refused": len(refused),
+                  "refused_overrides": MetadataValue.json(refused)})

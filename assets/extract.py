@@ -17,7 +17,9 @@ from pipelines.partitions import monthly_partitions
 from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins.archive import Archive, sha256_hex
 from plugins.documents import load_chart_of_accounts
-from plugins.extraction import balance_sheet_breaks, contract_mismatches, contract_terms, statement_figures
+from plugins.extraction import (
+    balance_sheet_breaks, contract_mismatches, contract_terms, statement_figures, subtotal_breaks,
+)
 
 CONTRACT_CLASSES = ("loan_contract", "lease_contract")
 
@@ -53,6 +55,18 @@ def statements_balance(context: AssetCheckExecutionContext, statement_figures_ex
     breaks = balance_sheet_breaks(statement_figures_extracted)
     return AssetCheckResult(passed=breaks.empty, severity=AssetCheckSeverity.WARN, metadata={
         "statements_checked": int(statement_figures_extracted["sha256"].nunique()),
+        "breaks": MetadataValue.md(markdown_table(breaks.astype(str)))})
+
+
+@asset_check(asset=statement_figures_extracted, partitions_def=monthly_partitions,
+             description="Subtotals equal the sum of their items where the statement prints them (流动资产合计, "
+                         "资产总计 = 流动 + 非流动, ...); a break flags the statement (its hash), not the run.")
+def statements_subtotals_add_up(context: AssetCheckExecutionContext,
+                                statement_figures_extracted: pd.DataFrame) -> AssetCheckResult:
+    breaks = subtotal_breaks(statement_figures_extracted)
+    return AssetCheckResult(passed=breaks.empty, severity=AssetCheckSeverity.WARN, metadata={
+        "statements_checked": int(statement_figures_extracted["sha256"].nunique()),
+        "statements_flagged": sorted(breaks["sha256"].unique().tolist()),
         "breaks": MetadataValue.md(markdown_table(breaks.astype(str)))})
 
 

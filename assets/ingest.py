@@ -20,6 +20,7 @@ from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins.archive import DocumentMeta
 from plugins.inbox import read_core_tables, read_document_bytes, read_documents
 from plugins.ingest import ingest_documents, month_end
+from plugins.classification.period import OPTIONAL_TABLES
 from plugins.portfolio.loanbook import EXTRACT_TABLES, read_csv_bytes
 
 
@@ -34,12 +35,14 @@ def core_system_extract(context: AssetExecutionContext, archive: ArchiveResource
     if missing:
         raise FileNotFoundError(f"inbox delivery {month} lacks core tables: {', '.join(missing)} "
                                 f"(expected core/{month}/<table>.csv in bucket {store.settings.inbox_bucket})")
+    # Optional tables (manual overrides, external data) are archived and passed on when delivered.
+    delivered = [*EXTRACT_TABLES, *(t for t in OPTIONAL_TABLES if t in tables)]
     hashes = {}
-    for name in EXTRACT_TABLES:
+    for name in delivered:
         record, _ = archive.get().archive_document(tables[name], DocumentMeta(
             doc_class="core_extract", original_name=f"{name}.csv", period=month, period_end=month_end(month)))
         hashes[name] = record.sha256
-    frames = {name: read_csv_bytes(tables[name]) for name in EXTRACT_TABLES}
+    frames = {name: read_csv_bytes(tables[name]) for name in delivered}
     context.log.info(f"{month}: core extract archived: " + ", ".join(f"{n} {len(f)} rows" for n, f in frames.items()))
     return MaterializeResult(
         value=frames,

@@ -41,14 +41,31 @@ def manifest_inputs(archive: Archive, cfg: PostloanConfig, period: str, months: 
             "config_sha256": cfg.digest, "code_version": settings.code_version()}
 
 
-@asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
-       description="The monthly post-loan management report (PDF, Chinese, with charts).")
-def management_report(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
-                      config: PostloanConfigResource) -> MaterializeResult:
-    from plugins.reports.management import render_management_pdf
+TREND_MONTHS = 12  # months of history shown before the report month (the chart, not a threshold)
 
-    cfg = config.get()
-    period = context.partition_key
+
+def risk_sections(watch_list: pd.DataFrame, tier_migration: dict, early_warning_signals: pd.DataFrame,
+                  loan_provisions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The optional pack sections from classification, early warning and ECL, in report shape."""
+    from plugins.classification.migration import transition_matrix
+
+    migration = transition_matrix(tier_migration["transitions"], "loans").reset_index().rename(
+        columns={"期初": "from_tier"})
+    by_stage = loan_provisions.groupby("stage", as_index=False).agg(
+        loans=("contract_id", "size"), balance_cents=("balance_cents", "sum"), ecl_cents=("ecl_cents", "sum"))
+    high = early_warning_signals[early_warning_signals["severity"] == "high"]
+    return {
+        "watch_list": watch_list[["contract_id", "borrower_name", "tier_name", "dpd", "balance_cents",
+                                  "recommended_action", "responsible_role"]],
+        "migration": migration,
+        "early_warning": high[["contract_id", "signal", "severity", "evidence"]],
+        "ecl_summary": by_stage,
+    }
+
+
+def management_pack(cfg: PostloanConfig, period: str, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
+                    trend: pd.DataFrame | None, sections: dict[str, pd.DataFrame] | None = None) -> dict:
+    """Everything the management PDF and workbook show; optional frames (trend, ...) only when given."""
     result = indicators(loan_provisions, loan_provisions["booked_provision_cents"], cfg.provisioning)
     t = cfg.provisioning.thresholds
     quarantined = inbox_documents[inbox_documents["status"] != "archived"]
@@ -66,23 +83,116 @@ def management_report(context: AssetExecutionContext, loan_provisions: pd.DataFr
                       "quarantine": [{"file_name": r.file_name, "reason": r.reason}
                                      for r in quarantined.itertuples(index=False)]},
     }
+    if trend is not None and len(trend):
+        pack["trend"] = trend
+    pack.update(sections or {})
+    return pack
+
+
+@asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
+       description="NPL ratio, provision coverage and loan provision ratio for the month and the previous "
+                   f"{TREND_MONTHS} months whose provisioned books are in the work store (missing months are "
+                   "left out, not zero), for the management report's trend chart.")
+def portfolio_trend(context: AssetExecutionContext, loan_provisions: pd.DataFrame, archive: ArchiveResource,
+                    config: PostloanConfigResource) -> MaterializeResult:
+    from pipelines.resources import WorkStoreIOManager
+    from plugins.reports.trend import previous_months, trend_as_text, trend_frame
+
+    period = context.partition_key
+    store = archive.get().store
+    books = {period: loan_provisions}
+    for month in previous_months(period, TREND_MONTHS):
+        # Same key layout as the work IO manager; a month never run is simply absent from the trend.
+        key = f"loan_provisions/{month}"
+        if store.exists(store.settings.work_bucket, key):
+            books[month] = WorkStoreIOManager._read(store, key)
+    frame = trend_as_text(trend_frame(books, config.get().provisioning))
+    return MaterializeResult(value=frame, metadata={
+        "months": len(frame), "first": frame["period"].iloc[0], "last": frame["period"].iloc[-1],
+        "trend": MetadataValue.md(markdown_table(frame[["period", "loans", "npl_ratio", "provision_coverage",
+                                                        "loan_provision_ratio"]], max_rows=24))})
+
+
+@asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
+       description="The monthly post-loan management report (PDF, Chinese, with charts).")
+def management_report(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
+                      portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
+                      early_warning_signals: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
+    from plugins.reports.management import render_management_pdf
+
+    sections = risk_sections(watch_list, tier_migration, early_warning_signals, loan_provisions)
+    pack = management_pack(config.get(), context.partition_key, loan_provisions, inbox_documents, portfolio_trend,
+                           sections)
     pdf = render_management_pdf(pack)
-    return MaterializeResult(value=pdf, metadata={"bytes": len(pdf)})
+    return MaterializeResult(value=pdf, metadata={"bytes": len(pdf), "trend_months": len(portfolio_trend)})
+
+
+@asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
+       description="The same management pack as an Excel workbook for analysts, one sheet per section.")
+def management_workbook(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
+                        portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
+                        early_warning_signals: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
+    from plugins.reports.management_xlsx import render_management_xlsx
+
+    sections = risk_sections(watch_list, tier_migration, early_warning_signals, loan_provisions)
+    pack = management_pack(config.get(), context.partition_key, loan_provisions, inbox_documents, portfolio_trend,
+                           sections)
+    workbook = render_management_xlsx(pack)
+    return MaterializeResult(value=workbook, metadata={"bytes": len(workbook)})
 
 
 @asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
-       description="The management report archived with its manifest (inputs' hashes, config hash, code version).")
-def published_management_report(context: AssetExecutionContext, management_report: bytes,
-                                 archive: ArchiveResource, config: PostloanConfigResource) -> MaterializeResult:
+       description="The management report (PDF) and workbook (Excel) archived together with one manifest "
+                   "(inputs' hashes, the trend figures, config hash, code version).")
+def published_management_report(context: AssetExecutionContext, management_report: bytes, management_workbook: bytes,
+                                 portfolio_trend: pd.DataFrame, archive: ArchiveResource,
+                                 config: PostloanConfigResource) -> MaterializeResult:
     period = context.partition_key
     cfg = config.get()
     inputs = manifest_inputs(archive.get(), cfg, period, [period])
-    published = archive.get().publish("management_report", period, month_end(period),
-                                      {f"贷后管理月度报告_{period}.pdf": management_report}, inputs, context.run.run_id)
-    context.log.info(f"published {published['files'][0]['key']} (new objects: {published['objects_written']})")
+    inputs["trend"] = portfolio_trend.astype(str).to_dict(orient="records")
+    files = {f"贷后管理月度报告_{period}.pdf": management_report, f"贷后管理月度报告_{period}.xlsx": management_workbook}
+    published = archive.get().publish("management_report", period, month_end(period), files, inputs,
+                                      context.run.run_id)
+    for f in published["files"]:
+        context.log.info(f"published {f['key']}")
+    context.log.info(f"new objects: {published['objects_written']}")
     return MaterializeResult(value=published, metadata={
         "manifest": published["manifest_key"], "files": MetadataValue.json(published["files"]),
         "objects_written": published["objects_written"], "inputs": len(inputs["documents"])})
+
+
+@asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
+       description="The Great Expectations results of the month's core extract, archived beside the reports "
+                   "(validation_result) with the hashes of the validated files; published whether or not the "
+                   "data-quality gate passed, since a failing month's evidence matters most.")
+def data_quality_evidence(context: AssetExecutionContext, archive: ArchiveResource,
+                          config: PostloanConfigResource) -> MaterializeResult:
+    # The blocking check core_extract_quality cannot return a value, so the same validation is run again
+    # here on the same delivered bytes (validate_extract is deterministic); the manifest names their hashes.
+    from plugins.archive.archive import sha256_hex
+    from plugins.inbox import read_core_tables
+    from plugins.portfolio.loanbook import read_csv_bytes
+    from plugins.reports.evidence import gx_evidence_json
+    from plugins.validation import load_validation_config, validate_extract
+
+    month = context.partition_key
+    cfg = config.get()
+    tables = read_core_tables(archive.get().store, month)
+    outcome = validate_extract({name: read_csv_bytes(data) for name, data in sorted(tables.items())},
+                               load_validation_config(cfg.config_dir / "validation.yaml"))
+    summary = {"period": month, "success": outcome.success, "expectations_evaluated": outcome.evaluated,
+               "rows": outcome.rows, "findings": outcome.summary_lines()}
+    evidence = gx_evidence_json(outcome.gx_results, summary)
+    inputs = {"period": month, "config_sha256": cfg.digest, "code_version": settings.code_version(),
+              "documents": [{"name": f"{name}.csv", "class": "core_extract", "sha256": sha256_hex(data)}
+                            for name, data in sorted(tables.items())]}
+    published = archive.get().publish("validation_result", month, month_end(month),
+                                      {f"GX_数据质量验证结果_{month}.json": evidence}, inputs, context.run.run_id)
+    return MaterializeResult(value=published, metadata={
+        "success": outcome.success, "expectations_evaluated": outcome.evaluated,
+        "manifest": published["manifest_key"], "files": MetadataValue.json(published["files"]),
+        "objects_written": published["objects_written"]})
 
 
 @asset(partitions_def=quarterly_partitions, group_name="reports", io_manager_key="work_io_manager",
@@ -102,7 +212,8 @@ def g11_return(context: AssetExecutionContext, loan_provisions: pd.DataFrame,
 
 
 @asset(partitions_def=quarterly_partitions, group_name="publish", io_manager_key="work_io_manager",
-       description="The G11 return archived with its manifest.")
+       deps=["returns_reconciliation"],  # its blocking check returns_reconcile gates filing
+       description="The G11 return archived with its manifest, once it reconciles with EAST and the loan book.")
 def published_g11_return(context: AssetExecutionContext, g11_return: bytes, archive: ArchiveResource,
                          config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get()

@@ -6,6 +6,10 @@
     postloan run quarter 2026Q3        run the quarterly returns for one quarter
     postloan s3 start|stop|status      the local S3 server (SeaweedFS) for development and tests
     postloan archive find|get|verify|inputs   search the archive, fetch, verify, trace a report
+    postloan archive hold|release|holds|extend|audit|rebuild-catalog|bundle|verify-bundle|log
+                                       the audit archive (pipelines/cli_archive.py)
+    postloan backfill 2025-10 2026-09  deliver and run past months in order (pipelines/cli_backfill.py)
+    postloan extract PATH.pdf          triage and extract one document, as JSON (pipelines/cli_extract.py)
     postloan config check              validate config/
 """
 from __future__ import annotations
@@ -284,6 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("report_kind", choices=["management_report", "regulatory_return"])
     inputs.add_argument("period", help="YYYY-MM, or YYYYQn for a regulatory return")
     archive.set_defaults(func=cmd_archive)
+    from pipelines.cli_archive import register_archive_commands  # holds, audit, bundles, access log
+
+    register_archive_commands(actions)
+
+    from pipelines.cli_backfill import add_parser as add_backfill_parser  # postloan backfill START END
+
+    add_backfill_parser(sub)
+
+    from pipelines.cli_extract import register_extract_command  # postloan extract PATH.pdf
+
+    register_extract_command(sub)
 
     config = sub.add_parser("config", help="validate the configuration")
     config.add_argument("action", choices=["check"])

@@ -3,12 +3,19 @@ from __future__ import annotations
 
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
+import assets.archive_audit
 import assets.extract
 import assets.ingest
+import assets.regulatory
 import assets.reports
 import assets.classify
 import assets.provision
+import assets.migration
+import assets.early_warning
+import assets.allowance
 from pipelines.jobs import (
+    archive_integrity_audit_job,
+    archive_integrity_schedule,
     inbox_delivery_sensor,
     monthly_post_loan_job,
     monthly_schedule,
@@ -17,13 +24,14 @@ from pipelines.jobs import (
 )
 from pipelines.resources import ArchiveResource, PostloanConfigResource, WorkStoreIOManager
 
-ASSET_MODULES = [assets.ingest, assets.extract, assets.classify, assets.provision, assets.reports]
+ASSET_MODULES = [assets.ingest, assets.extract, assets.classify, assets.migration, assets.early_warning, assets.provision, assets.allowance, assets.reports, assets.archive_audit,
+                 assets.regulatory]
 
 defs = Definitions(
     assets=load_assets_from_modules(ASSET_MODULES),
     asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
-    jobs=[monthly_post_loan_job, quarterly_regulatory_job],
-    schedules=[monthly_schedule, quarterly_schedule],
+    jobs=[monthly_post_loan_job, quarterly_regulatory_job, archive_integrity_audit_job],
+    schedules=[monthly_schedule, quarterly_schedule, archive_integrity_schedule],
     sensors=[inbox_delivery_sensor],
     resources={
         "config": PostloanConfigResource(),

@@ -9,13 +9,16 @@ from dagster import (
     SensorEvaluationContext,
     SkipReason,
     build_schedule_from_partitioned_job,
+    ScheduleDefinition,
     define_asset_job,
+    partition_loading_context,
     schedule,
     sensor,
 )
 
 from pipelines import settings
-from pipelines.partitions import monthly_partitions, quarterly_partitions
+from pipelines.partitions import monthly_partitions, quarter_end, quarterly_partitions
+from plugins.calendar import filing_deadline
 from plugins.archive import ObjectStore, s3_settings
 from plugins.config import load_config
 from plugins.inbox import delivered_months
@@ -23,14 +26,17 @@ from plugins.inbox import delivered_months
 monthly_post_loan_job = define_asset_job(
     "monthly_post_loan",
     selection=AssetSelection.groups("ingest", "extract", "risk")
-    | AssetSelection.assets("management_report", "published_management_report"),
+    | AssetSelection.assets("portfolio_trend", "management_report", "management_workbook",
+                            "published_management_report", "data_quality_evidence"),
     description="The post-loan month: ingest and archive, extract, validate, classify, provision, report, publish.",
 )
 
 quarterly_regulatory_job = define_asset_job(
     "quarterly_regulatory",
-    selection=AssetSelection.assets("g11_return", "published_g11_return"),
-    description="Quarterly returns to the regulator (G11) from the quarter-end month's book.",
+    selection=AssetSelection.assets("g11_return", "east_extract", "returns_reconciliation", "published_g11_return",
+                                    "published_east_extract"),
+    description="Quarterly returns to the regulator (G11, EAST-style extracts) from the quarter-end month's book, "
+                "published only when they reconcile with each other and the loan book.",
 )
 
 _calendar = load_config(settings.config_dir()).institution.calendar
@@ -41,14 +47,20 @@ monthly_schedule = build_schedule_from_partitioned_job(
 )
 
 
-@schedule(job=quarterly_regulatory_job, cron_schedule=f"0 7 {_calendar.monthly_report_day} 1,4,7,10 *",
-          description="Runs the previous quarter's returns on the report day after quarter end, before the "
-                      "filing deadline (calendar in config/institution.yaml).")
+@schedule(job=quarterly_regulatory_job,
+          cron_schedule=f"0 7 {_calendar.quarterly_run_day_after_quarter_end} 1,4,7,10 *",
+          description="Runs the previous quarter's returns on the configured day after quarter end, leaving "
+                      "days before the filing deadline (calendar in config/institution.yaml).")
 def quarterly_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-    key = quarterly_partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
+    # Dagster 1.13: the evaluation time goes through partition_loading_context (no current_time argument).
+    with partition_loading_context(effective_dt=context.scheduled_execution_time):
+        key = quarterly_partitions.get_last_partition_key()
     if key is None:
         return SkipReason("no complete quarter yet")
-    return RunRequest(run_key=f"quarter-{key}", partition_key=key)
+    deadline = filing_deadline(quarter_end(key), _calendar)
+    return RunRequest(run_key=f"quarter-{key}", partition_key=key,
+                      tags={"postloan/filing_deadline": deadline.isoformat(),
+                            "postloan/data_cutoff": quarter_end(key).isoformat()})
 
 
 @sensor(job=monthly_post_loan_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
@@ -63,3 +75,13 @@ def inbox_delivery_sensor(context: SensorEvaluationContext):
     for month in months:
         yield RunRequest(run_key=f"delivery-{month}", partition_key=month)
     context.update_cursor(",".join(sorted(seen | set(months))))
+
+
+archive_integrity_audit_job = define_asset_job(
+    "archive_integrity_audit_job", selection=AssetSelection.assets("archive_integrity_audit"),
+    description="Re-hash the archive against its catalog (resumes an unfinished audit); archive the access log.")
+
+archive_integrity_schedule = ScheduleDefinition(
+    job=archive_integrity_audit_job,
+    cron_schedule=load_config(settings.config_dir()).retention.integrity_audit.cron,
+    description="The archive's integrity audit (cron in config/retention.yaml integrity_audit.cron).")

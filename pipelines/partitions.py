@@ -35,3 +35,10 @@ def quarter_label(key: str) -> str:
 def quarter_end_month(key: str) -> str:
     year, month = int(key[:4]), int(key[5:7])
     return f"{year}-{month + 2:02d}"
+
+
+def quarter_end(key: str) -> date:
+    """The last day of the quarter whose partition key is `key` (the data cut-off of its returns)."""
+    from plugins.ingest import month_end
+
+    return month_end(quarter_end_month(key))

@@ -30,6 +30,17 @@ class Calendar(_Strict):
     first_period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     monthly_report_day: int = Field(ge=1, le=28)
     quarterly_filing_days_after_quarter_end: int = Field(ge=1, le=60)
+    # Data cut-off: the core system's books as at the period end, delivered within this many days.
+    data_cutoff_days_after_period_end: int = Field(default=0, ge=0, le=28)
+    # Day of the month after quarter end on which the quarterly returns run (before the filing deadline).
+    quarterly_run_day_after_quarter_end: int = Field(default=10, ge=1, le=28)
+
+    @model_validator(mode="after")
+    def _run_before_deadline(self) -> "Calendar":
+        if self.quarterly_run_day_after_quarter_end >= self.quarterly_filing_days_after_quarter_end:
+            raise ValueError("quarterly_run_day_after_quarter_end must fall before the filing deadline "
+                             "(quarterly_filing_days_after_quarter_end)")
+        return self
 
 
 class Institution(_Strict):
@@ -49,24 +60,55 @@ class Restructured(_Strict):
     floor_tier: Tier
     observation_min_periods: int = Field(ge=1)
     observation_min_months: int = Field(ge=1)
+    restructured_again_floor_tier: Tier
+    previously_non_performing_floor_tier: Tier
+
+
+class Impairment(_Strict):
+    credit_impaired_tier: Tier
+    doubtful_ecl_ratio: Decimal = Field(gt=0, le=1)
+    doubtful_tier: Tier
+    loss_ecl_ratio: Decimal = Field(gt=0, le=1)
+    loss_tier: Tier
+    liquidation_tier: Tier
+
+    @model_validator(mode="after")
+    def _loss_above_doubtful(self) -> "Impairment":
+        if self.loss_ecl_ratio <= self.doubtful_ecl_ratio:
+            raise ValueError("loss_ecl_ratio must be above doubtful_ecl_ratio")
+        return self
+
+
+class Overrides(_Strict):
+    soft_rules: list[str] = Field(default_factory=list)
+
+
+def _rising_floors(floors: list[OverdueFloor]) -> list[OverdueFloor]:
+    days = [f.days for f in floors]
+    tiers = [f.tier for f in floors]
+    if days != sorted(set(days)) or tiers != sorted(tiers):
+        raise ValueError("floors must be listed by increasing days with non-decreasing tiers")
+    return floors
 
 
 class Classification(_Strict):
     overdue_floors: list[OverdueFloor]
+    credit_card_products: list[str]
+    credit_card_floors: list[OverdueFloor]
     technical_grace_days: int = Field(ge=0, le=30)
     refinance_floor_tier: Tier
     restructured: Restructured
     extended_floor_tier: Tier
+    impairment: Impairment
     debtor_npl_share: Decimal = Field(ge=0, le=1)
+    cross_institution_overdue_share: Decimal = Field(ge=0, le=1)
+    cross_institution_floor_tier: Tier
+    overrides: Overrides
 
-    @field_validator("overdue_floors")
+    @field_validator("overdue_floors", "credit_card_floors")
     @classmethod
     def _floors_rise(cls, floors: list[OverdueFloor]) -> list[OverdueFloor]:
-        days = [f.days for f in floors]
-        tiers = [f.tier for f in floors]
-        if days != sorted(set(days)) or tiers != sorted(tiers):
-            raise ValueError("floors must be listed by increasing days with non-decreasing tiers")
-        return floors
+        return _rising_floors(floors)
 
 
 class Regulatory2002(_Strict):
@@ -94,11 +136,123 @@ class Thresholds(_Strict):
     loan_provision_ratio_min: Decimal
 
 
+class EclStaging(_Strict):
+    """IFRS 9 staging backstops: a loan is in stage 2 or 3 when any of its triggers fires."""
+    stage2_dpd_over: int = Field(ge=0)          # more than this many days past due → stage 2 (30)
+    stage2_tiers: list[Tier]                    # 关注 is at best stage 2
+    rating_downgrade_notches: int = Field(ge=1)  # downgrade since origination, when ratings are present
+    stage3_dpd_over: int = Field(ge=0)          # more than this many days past due → stage 3 (90)
+    stage3_tiers: list[Tier]                    # every NPL tier is credit-impaired
+
+
+class EclMigration(_Strict):
+    """Monthly tier migration matrix: cohort estimate from the book's own history, fallback when short."""
+    history_months: int = Field(ge=1, le=120)
+    min_observations: int = Field(ge=1)         # fewer loans observed leaving a tier → that row from the fallback
+    default_tiers: list[Tier]                   # reaching any of these tiers is default (absorbing for PD)
+    fallback_matrix: dict[Tier, list[Decimal]]  # one-month transition probabilities, tier → [to 1..5]
+
+    @field_validator("fallback_matrix")
+    @classmethod
+    def _rows_are_distributions(cls, matrix: dict[int, list[Decimal]]) -> dict[int, list[Decimal]]:
+        if set(matrix) != {1, 2, 3, 4, 5}:
+            raise ValueError("needs one row per tier 1..5")
+        for tier, row in matrix.items():
+            if len(row) != 5 or any(p < 0 for p in row) or sum(row) != 1:
+                raise ValueError(f"row {tier} must be 5 non-negative probabilities summing to exactly 1")
+        return matrix
+
+
+class EclScenario(_Strict):
+    weight: Decimal = Field(ge=0, le=1)
+    pd_multiplier: Decimal = Field(ge=0)
+
+
+class CollateralRecovery(_Strict):
+    haircut: Decimal = Field(ge=0, le=1)        # forced-sale discount on the appraised value
+    recovery_lag_months: int = Field(ge=0)      # from default to cash, discounted at the effective rate
+
+
+class GuaranteeRecovery(_Strict):
+    recovery_rate: Decimal = Field(ge=0, le=1)  # share of the guaranteed amount expected to be collected
+    recovery_lag_months: int = Field(ge=0)
+
+
+class EclLgd(_Strict):
+    unsecured_lgd: Decimal = Field(ge=0, le=1)  # loss on the part not covered by collateral or guarantees
+    floor: Decimal = Field(ge=0, le=1)
+    recovery_cost_rate: Decimal = Field(ge=0, le=1)  # legal and disposal costs, share of the collateral proceeds
+    collateral: dict[str, CollateralRecovery]   # by collateral_type; `other` for types not listed
+    guarantees: dict[str, GuaranteeRecovery]    # by guarantee_type; `other` for types not listed
+
+    @model_validator(mode="after")
+    def _has_other(self) -> "EclLgd":
+        for name, table in (("collateral", self.collateral), ("guarantees", self.guarantees)):
+            if "other" not in table:
+                raise ValueError(f"{name} needs an 'other' entry for types not listed")
+        return self
+
+
+class AgeingBucket(_Strict):
+    max_dpd: int | None = Field(default=None, ge=0)  # bucket holds dpd ≤ max_dpd; None: everything above
+    rate: Decimal = Field(ge=0, le=1)
+
+
+class SimplifiedApproach(_Strict):
+    """Provision matrix by ageing bucket, always lifetime (lease receivables, CAS 22 / IFRS 9 5.5.15)."""
+    enabled: bool
+    products: list[str]
+    ageing_buckets: list[AgeingBucket]
+
+    @field_validator("ageing_buckets")
+    @classmethod
+    def _buckets_rise(cls, buckets: list[AgeingBucket]) -> list[AgeingBucket]:
+        bounded = [b.max_dpd for b in buckets[:-1]]
+        if not buckets or buckets[-1].max_dpd is not None or None in bounded or bounded != sorted(set(bounded)):
+            raise ValueError("buckets by increasing max_dpd, the last one open (max_dpd omitted)")
+        return buckets
+
+
+class Ecl(_Strict):
+    staging: EclStaging
+    stage1_horizon_months: int = Field(ge=1)
+    migration: EclMigration
+    scenarios: dict[str, EclScenario]
+    lgd: EclLgd
+    prepayment_monthly_rate: Decimal = Field(ge=0, lt=1)  # share of the scheduled balance prepaid each month
+    simplified_approach: SimplifiedApproach
+    sensitivity_pd_shock: Decimal = Field(ge=0, le=1)
+
+    @field_validator("scenarios")
+    @classmethod
+    def _weights_sum_to_one(cls, scenarios: dict[str, EclScenario]) -> dict[str, EclScenario]:
+        if not scenarios or sum(s.weight for s in scenarios.values()) != 1:
+            raise ValueError("scenario weights must sum to exactly 1")
+        return scenarios
+
+
+class ConcentrationLimits(_Strict):
+    """Shares of net assets; a limit left out does not apply to the profile."""
+    single_borrower: Decimal | None = Field(default=None, gt=0)
+    single_group: Decimal | None = Field(default=None, gt=0)
+    single_related_party: Decimal | None = Field(default=None, gt=0)
+    all_related_parties: Decimal | None = Field(default=None, gt=0)
+    borrower_with_related: Decimal | None = Field(default=None, gt=0)
+
+
+class Concentration(_Strict):
+    net_assets: Decimal = Field(gt=0)           # yuan, the institution's own figure (prior year-end where required)
+    net_assets_date: date
+    profiles: dict[str, ConcentrationLimits]    # by institution kind
+
+
 class Provisioning(_Strict):
-    booked_method: Literal["regulatory_2002", "standard_2012"]
+    booked_method: Literal["regulatory_2002", "standard_2012", "ecl"]
     regulatory_2002: Regulatory2002
     standard_2012: Standard2012
     thresholds: Thresholds
+    ecl: Ecl
+    concentration: Concentration
 
     @model_validator(mode="after")
     def _all_tiers_have_rates(self) -> "Provisioning":
@@ -114,10 +268,56 @@ class RetentionClass(_Strict):
     from_: Literal["received", "period_end", "maturity"] = Field(alias="from")
 
 
+class IntegrityAudit(_Strict):
+    """How the scheduled integrity audit re-hashes the archive."""
+    mode: Literal["full", "sample"] = "full"
+    # sample mode: enough objects to find at least one corrupt object with this probability
+    # when at least this share of objects is corrupt
+    confidence: float = Field(default=0.99, gt=0, lt=1)
+    corruption_rate: float = Field(default=0.01, gt=0, le=1)
+    batch_size: int = Field(default=200, ge=1)
+    cron: str = "0 3 * * 0"
+
+
 class Retention(_Strict):
     mode: Literal["COMPLIANCE", "GOVERNANCE"]
     permanent_years: int = Field(ge=1)
     classes: dict[str, RetentionClass]
+    hold_kinds: dict[str, str] = Field(default_factory=lambda: {"litigation": "诉讼", "disposal": "处置"})
+    integrity_audit: IntegrityAudit = Field(default_factory=IntegrityAudit)
+
+    @model_validator(mode="after")
+    def _archive_classes_present(self) -> "Retention":
+        # The archive keeps these records itself; each needs a retention rule.
+        missing = {"quarantine", "manifest", "legal_hold", "access_log"} - set(self.classes)
+        if missing:
+            raise ValueError(f"classes lacks {sorted(missing)}")
+        return self
+
+
+ArchiveAction = Literal["find", "get", "verify", "inputs", "hold", "release", "extend", "audit", "rebuild",
+                        "bundle", "read_log", "export_log"]
+WRITE_ACTIONS = frozenset({"hold", "release", "extend", "rebuild", "export_log"})
+
+
+class Role(_Strict):
+    description: str
+    see_identifiers: bool
+    read_only: bool = False
+    actions: list[ArchiveAction]
+
+    @model_validator(mode="after")
+    def _read_only_cannot_write(self) -> "Role":
+        writes = sorted(WRITE_ACTIONS & set(self.actions))
+        if self.read_only and writes:
+            raise ValueError(f"a read-only role may not {', '.join(writes)}")
+        return self
+
+
+class Access(_Strict):
+    """Archive roles: what each may do, and whether it sees borrower identifiers unmasked."""
+    masked_fields: list[str]
+    roles: dict[str, Role]
 
 
 class Buckets(_Strict):
@@ -158,15 +358,50 @@ class Sample(_Strict):
     contracts: int = Field(ge=1)
 
 
+Severity = Literal["low", "medium", "high"]
+
+
+class Signal(_Strict):
+    severity: Severity
+    threshold: Decimal | None = None
+
+
+class WatchAction(_Strict):
+    action: str
+    role: str
+
+
+class EarlyWarning(_Strict):
+    lookback_months: int = Field(ge=1, le=60)
+    overdue_event_grace_days: int = Field(ge=0, le=30)
+    signals: dict[str, Signal]
+    overdue_with_deterioration_severity: Severity
+    watch_list: dict[Literal["special_mention", "restructured_in_observation", "high_severity_signal"], WatchAction]
+
+    @model_validator(mode="after")
+    def _thresholds_present(self) -> "EarlyWarning":
+        needs = {"dpd_over_90", "repeated_overdue", "maturity_without_renewal", "collateral_value_down",
+                 "loan_to_value_high", "revenue_down", "debt_to_asset_covenant"}
+        lacking = sorted(n for n in needs if n in self.signals and self.signals[n].threshold is None)
+        if lacking:
+            raise ValueError(f"signals {lacking} need a threshold")
+        missing = {"special_mention", "restructured_in_observation", "high_severity_signal"} - set(self.watch_list)
+        if missing:
+            raise ValueError(f"watch_list lacks {sorted(missing)}")
+        return self
+
+
 class PostloanConfig(_Strict):
     config_dir: Path
     institution: Institution
     classification: Classification
+    early_warning: EarlyWarning
     provisioning: Provisioning
     retention: Retention
     storage: Storage
     documents: Documents
     sample: Sample
+    access: Access
 
     @property
     def digest(self) -> str:
@@ -176,11 +411,13 @@ class PostloanConfig(_Strict):
 _FILES: dict[str, type[BaseModel]] = {
     "institution": Institution,
     "classification": Classification,
+    "early_warning": EarlyWarning,
     "provisioning": Provisioning,
     "retention": Retention,
     "storage": Storage,
     "documents": Documents,
     "sample": Sample,
+    "access": Access,
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -90,3 +90,22 @@ def test_publishing_the_same_report_twice_writes_nothing_new(archive):
     assert first["objects_written"] == 2 and second["objects_written"] == 0
     assert first["manifest_key"] == second["manifest_key"]
     assert archive.manifest(first["manifest_key"])["inputs"] == inputs
+
+
+def test_every_archived_object_carries_what_the_catalog_needs(archive):
+    from plugins.archive.objectmeta import document_from_object
+
+    record, _ = archive.archive_document(b"%PDF-1.4 self-describing", _meta(name="HT2026-0001_借款合同 v2.pdf"))
+    info = archive.store.info(archive.bucket, record.object_key, record.version_id)
+    assert info.metadata["sha256"] == record.sha256 and info.metadata["doc-class"] == "loan_contract"
+    assert document_from_object(info) == record
+
+
+def test_a_catalog_that_lags_the_store_indexes_the_stored_version(archive, tmp_path):
+    from plugins.archive import Archive, Catalog
+
+    data = b"%PDF-1.4 catalog lost " + str(tmp_path).encode()
+    record, _ = archive.archive_document(data, _meta(name="lagging.pdf"))
+    fresh = Archive(archive.store, Catalog(f"sqlite:///{tmp_path / 'fresh.sqlite'}"), archive.retention)
+    again, new = fresh.archive_document(data, _meta(name="lagging.pdf"))
+    assert not new and again == record

@@ -12,7 +12,8 @@ def test_definitions_load_with_jobs_schedules_and_sensor():
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert {"core_system_extract", "inbox_documents", "loan_classification", "loan_provisions",
             "published_management_report", "published_g11_return"} <= keys
-    assert {s.name for s in defs.schedules} == {"monthly_post_loan_schedule", "quarterly_schedule"}
+    assert {s.name for s in defs.schedules} == {"monthly_post_loan_schedule", "quarterly_schedule",
+                                                "archive_integrity_audit_job_schedule"}
 
 
 def test_the_workspace_file_names_the_definitions_module():

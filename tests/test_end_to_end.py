@@ -151,7 +151,7 @@ def _expected_g11() -> dict[str, tuple[Decimal, Decimal, int]]:
 
 
 def test_published_g11_equals_an_independent_recomputation_from_the_sample_csvs(month_runs):
-    workbooks = [data for key, data in month_runs["reports_first"].items() if key.endswith(".xlsx")]
+    workbooks = [data for key, data in month_runs["reports_first"].items() if "/G11_" in key and key.endswith(".xlsx")]
     assert len(workbooks) == 1
     sheet = openpyxl.load_workbook(io.BytesIO(workbooks[0]), data_only=True)["G11"]
     rows = {str(r[0]): r for r in sheet.iter_rows(values_only=True) if r[0] is not None}
@@ -237,3 +237,47 @@ def test_the_archive_command_line_finds_fetches_verifies_and_traces(month_runs, 
     assert cli.main(["archive", "inputs", "regulatory_return", "2026Q3"]) == 0
     traced = capsys.readouterr().out
     assert "loans.csv" in traced and "config_sha256" in traced
+
+
+def test_the_quarter_publishes_east_extracts_that_reconcile_with_g11_and_the_loan_book(month_runs):
+    _, quarterly = month_runs["first"]
+    checks = {e.event_specific_data.check_name: e.event_specific_data
+              for e in quarterly.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["returns_reconcile"].passed
+    names = [f["file"] for f in quarterly.asset_value("published_east_extract")["files"]]
+    assert any("_DKJJ_20260930.csv" in n for n in names) and any("_CONTROL_20260930.csv" in n for n in names)
+    east = [data for key, data in month_runs["reports_first"].items() if "_DKJJ_" in key]
+    assert len(east) == 1 and east[0].decode("gb18030").startswith("采集日期,")
+
+
+def test_the_month_publishes_the_workbook_beside_the_pdf_and_the_gx_evidence(month_runs):
+    import json
+
+    monthly, _ = month_runs["first"]
+    files = [f["file"] for f in monthly.asset_value("published_management_report")["files"]]
+    assert sorted(files) == [f"贷后管理月度报告_{MONTH}.pdf", f"贷后管理月度报告_{MONTH}.xlsx"]
+    evidence = [data for key, data in month_runs["reports_first"].items() if key.startswith(f"reports/validation_result/{MONTH}/")]
+    assert len(evidence) == 1
+    document = json.loads(evidence[0])
+    assert document["summary"]["success"] and "loans" in document["great_expectations_results"]
+
+
+def test_an_audit_bundle_of_the_published_g11_verifies_offline_with_every_input(month_runs):
+    import zipfile
+
+    from pipelines import settings
+    from plugins.archive import Archive, Catalog
+    from plugins.archive.bundle import BundleSubject, build_bundle, verify_bundle
+
+    cfg = month_runs["cfg"]
+    archive = Archive(month_runs["store"], Catalog(settings.catalog_url(None)), cfg.retention)
+    bundle = build_bundle(archive, month_runs["store"], BundleSubject("return", "regulatory_return/2026Q3"),
+                          "auditor.test", "auditor")
+    verification = verify_bundle(bundle)
+    assert verification.ok, verification.problems
+    names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
+    assert any(n.endswith("G11_2026Q3.xlsx") for n in names)
+    for publication in archive.catalog.find_publications("regulatory_return", "2026Q3"):
+        manifest = archive.manifest(publication.manifest_key)
+        for document in manifest["inputs"]["documents"]:
+            assert any(document["sha256"] in n for n in names), document["name"]

@@ -55,3 +55,43 @@ def test_npl_ratio_coverage_and_loan_provision_ratio():
 def test_npl_ratio_above_five_percent_is_flagged():
     b = book((1, 9_400_000_00), (5, 600_000_00))
     assert not indicators(b, Regulatory2002().provisions(b, CFG), CFG).npl_ratio_ok
+
+
+def test_ecl_may_be_booked_and_carries_no_general_provision():
+    # Under ECL the allowance is the ECL itself: 9,600,000 正常 + 400,000 次级 with 300,000 ECL.
+    b = book((1, 9_600_000_00), (3, 400_000_00))
+    ecl_booked = CFG.model_copy(update={"booked_method": "ecl"})
+    result = indicators(b, pd.Series([100_000_00, 200_000_00]), ecl_booked)
+    assert (result.general_provision_cents, result.allowance_cents) == (0, 300_000_00)
+    assert result.provision_coverage == Decimal("0.75")
+
+
+def test_every_method_runs_side_by_side_from_the_registry():
+    from plugins import registry
+
+    assert [m.name for m in registry.provisioning_models()][:3] == ["regulatory_2002", "standard_2012", "ecl"]
+
+
+def test_ecl_on_a_bare_book_uses_the_fallback_matrix_and_unsecured_lgd():
+    # A 正常 loan with nothing known beyond the book: one month, fallback 1-month PD 0.0020 + 0.0007 + 0.0003
+    # = 0.3%, weighted by the scenarios' multipliers, LGD 45%, no discounting (rate unknown).
+    from plugins.provisioning import ExpectedCreditLoss
+
+    b = book((1, 1_000_000_00)).assign(dpd=0, product="loan")
+    multiplier = sum((s.weight * s.pd_multiplier for s in CFG.ecl.scenarios.values()), Decimal(0))
+    expected = Decimal(1_000_000_00) * Decimal("0.003") * multiplier * Decimal("0.45")
+    assert list(ExpectedCreditLoss().provisions(b, CFG)) == [int(expected.quantize(Decimal(1)))]
+
+
+def test_scenario_weights_must_sum_to_one(tmp_path):
+    import shutil
+
+    import pytest
+
+    from plugins.config import DEFAULT_CONFIG_DIR, ConfigError
+
+    shutil.copytree(DEFAULT_CONFIG_DIR, tmp_path / "config")
+    path = tmp_path / "config" / "provisioning.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace('weight: "0.60"', 'weight: "0.70"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"provisioning\.yaml.*ecl\.scenarios.*sum to exactly 1"):
+        load_config(tmp_path / "config")

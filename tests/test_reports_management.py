@@ -25,8 +25,9 @@ BOOK_COLUMNS = [
 ]
 INSTITUTION = {"name": "示例融资租赁有限公司", "code": "L0001H000000001", "report_date": date(2026, 9, 30),
                "preparer": "赵会计", "unit": "万元"}
-HEADINGS = ["一、资产概况", "二、五级分类分布", "三、逾期账龄", "四、前十大借款人", "五、关注及不良贷款明细",
-            "六、文档归档与隔离"]
+# Without the optional frames (trend, migration, watch list, early warning, ECL) and without last month's tiers.
+HEADINGS = ["一、资产概况", "二、五级分类分布", "三、逾期账龄", "四、前十大借款人", "五、集中度",
+            "六、关注及不良贷款明细", "七、文档归档与隔离"]
 
 # contract, borrower id, name, kind, tier, dpd, balance yuan, provision yuan, reasons
 LOANS = [
@@ -194,3 +195,74 @@ def test_renders_are_identical_across_processes(pdf: bytes) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout == hashlib.sha256(pdf).hexdigest()
+
+
+# --- optional sections, concentration, trend, and the rendered pages -------------------------------
+
+
+def _pack_with_optional_frames() -> dict:
+    pack = make_pack()
+    pack["book"] = pack["book"].assign(previous_tier=[1, 1, 2, 3, None, 2, 1, 2])
+    months = [f"2025-{m:02d}" for m in (10, 11, 12)] + [f"2026-{m:02d}" for m in range(1, 10)]
+    pack["trend"] = pd.DataFrame({"period": months, "npl_ratio": [D("0.02") + D(i) / 1000 for i in range(12)],
+                                  "provision_coverage": [D("1.8") - D(i) / 20 for i in range(12)],
+                                  "loan_provision_ratio": [D("0.03")] * 12})
+    pack["watch_list"] = pd.DataFrame({"contract_id": ["HT002"], "borrower_name": ["张三"],
+                                       "borrower_kind": ["individual"], "reasons": ["张三连续三期逾期"]})
+    pack["ecl_summary"] = pd.DataFrame({"stage": [1, 2, 3], "loans": [2, 2, 4],
+                                        "balance_cents": [133_345_788, 200_001_000, 155_000_050],
+                                        "ecl_cents": [1_000, 2_000, 3_000]})
+    return pack
+
+
+def test_concentration_and_hhi() -> None:
+    from plugins.reports.management import hhi
+
+    assert hhi([D(1)]) == D("10000.00") and hhi([D(1), D(1)]) == D("5000.00") and hhi([]) is None
+    sections = management_sections(make_pack())
+    indices = sections["集中度指标"].set_index("维度")
+    assert indices.loc["行业", "HHI"] == D("10000.00")  # every test loan is 制造业
+    assert indices.loc["借款人", "最大单一占比（%）"] == D("66.22")
+    assert sections["行业集中度"].iloc[0]["行业"] == "C 制造业"
+
+
+def test_optional_sections_render_when_given_and_are_omitted_when_absent() -> None:
+    plain = management_sections(make_pack())
+    assert not {"指标趋势", "分类迁徙", "观察名单", "预警信号", "预期信用损失"} & set(plain)
+    full = management_sections(_pack_with_optional_frames())
+    assert {"指标趋势", "分类迁徙", "观察名单", "预期信用损失"} <= set(full)
+    assert full["指标趋势"].iloc[-1]["不良贷款率（%）"] == D("3.10")
+    migration = full["分类迁徙"].set_index("上月分类")
+    assert migration.loc["关注", "次级"] == 2 and migration.loc["新发放", "合计"] == 1
+    assert full["观察名单"].iloc[0]["借款人"] == "张*" and full["观察名单"].iloc[0]["原因"] == "张*连续三期逾期"
+    assert full["预期信用损失"].iloc[2]["余额（万元）"] == D("155.00")
+
+
+def _render_pages(pdf: bytes, scale: float = 1.0) -> list:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    return [document[i].render(scale=scale).to_pil().convert("RGB") for i in range(len(document))]
+
+
+def test_rendered_pages_show_charts_and_chinese_text(tmp_path: Path) -> None:
+    """Pages rasterised with pypdfium2 (no poppler) are not blank, carry colour (charts) and Chinese text."""
+    import pypdfium2
+
+    pdf = render_management_pdf(_pack_with_optional_frames())
+    pages = _render_pages(pdf)
+    assert len(pages) >= 3
+    for i, image in enumerate(pages):
+        image.save(tmp_path / f"page_{i + 1}.png")
+        extrema = image.convert("L").getextrema()
+        assert extrema[0] < 100 and extrema[1] == 255  # ink on white paper
+        dark = sum(1 for v in image.convert("L").getdata() if v < 200)
+        assert dark > 0.005 * image.width * image.height, f"page {i + 1} is nearly blank"
+    # Chart colours (tier green, NPL red) appear on the rendered pages, not only grey text.
+    colours = {px for image in pages for px in image.resize((200, 283)).getdata()}
+    assert any(r < 90 and g > 100 and b < 90 for r, g, b in colours)  # 正常 green bar
+    assert any(r > 170 and g < 90 and b < 90 for r, g, b in colours)  # red NPL line / 未达标 mark
+    document = pypdfium2.PdfDocument(pdf)
+    text = "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    for words in ("贷后管理月度报告", "不良率与拨备覆盖趋势", "五级分类迁徙", "集中度", "观察名单", "预期信用损失"):
+        assert words in text

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 
 from plugins.archive.catalog import Catalog, DocumentRecord, PublicationRecord, utc_now
-from plugins.archive.store import ObjectStore
+from plugins.archive.objectmeta import (document_from_object, document_metadata, publication_from_object,
+                                        publication_metadata)
+from plugins.archive.store import ObjectInfo, ObjectStore
 from plugins.config import Retention
 
 CONTENT_TYPES = {".pdf": "application/pdf", ".csv": "text/csv", ".json": "application/json",
@@ -49,17 +51,24 @@ class DocumentMeta:
     page_count: int | None = None
 
 
+class RetentionShorteningError(ValueError):
+    """Retention can be extended, never shortened."""
+
+
 def _suffix(name: str) -> str:
     dot = name.rfind(".")
     return name[dot:].lower() if dot >= 0 else ""
 
 
 class Archive:
-    def __init__(self, store: ObjectStore, catalog: Catalog, retention: Retention):
+    def __init__(self, store: ObjectStore, catalog: Catalog, retention: Retention, root: str = ""):
         self.store = store
         self.catalog = catalog
         self.retention = retention
         self.bucket = store.settings.archive_bucket
+        # Key prefix of this archive inside the bucket ("" in production: keys start documents/, reports/ ...);
+        # lets several archives share a bucket, as the tests do (each new bucket costs the server volumes).
+        self.root = f"{root.strip('/')}/" if root.strip("/") else ""
 
     def archive_document(self, data: bytes, meta: DocumentMeta) -> tuple[DocumentRecord, bool]:
         """Store `data` once; returns its catalog record and whether it was new."""
@@ -77,26 +86,64 @@ class Archive:
             return known, False
         doc_class = meta.doc_class if status == "archived" else "quarantine"
         until = retain_until(self.retention, doc_class, meta.received_date, meta.period_end, meta.maturity)
-        key = f"{prefix}/{digest[:2]}/{digest}{_suffix(meta.original_name)}"
-        stored = None
-        if not self.store.exists(self.bucket, key):  # the store is the truth; the catalog may lag it
-            stored = self.store.put(
-                self.bucket, key, data,
-                content_type=CONTENT_TYPES.get(_suffix(meta.original_name), "application/octet-stream"),
-                metadata={"sha256": digest, "doc-class": meta.doc_class, "status": status,
-                          **({"reason-code": reason_code} if reason_code else {})},
-                retain_until=until, lock_mode=self.retention.mode,
-            )
+        key = f"{self.root}{prefix}/{digest[:2]}/{digest}{_suffix(meta.original_name)}"
         record = DocumentRecord(
             sha256=digest, status=status, doc_class=meta.doc_class, borrower_id=meta.borrower_id,
             contract_id=meta.contract_id, period=meta.period, original_name=meta.original_name,
             size=len(data), page_count=meta.page_count, reason_code=reason_code, reason=reason,
-            object_key=key, version_id=stored.version_id if stored else None,
+            object_key=key, version_id=None,
             retain_until=until.isoformat(), received_date=meta.received_date.isoformat() if meta.received_date else None,
             ingested_at=utc_now(),
         )
+        existing = self.original_version(key)
+        if existing is not None:
+            # The store is the truth and the catalog lagged it: index the object as it was stored.
+            from_store = document_from_object(existing)
+            record = from_store or replace(record, version_id=existing.version_id)
+            self.catalog.add_document(record)
+            return record, False
+        stored = self.store.put(
+            self.bucket, key, data,
+            content_type=CONTENT_TYPES.get(_suffix(meta.original_name), "application/octet-stream"),
+            metadata=document_metadata(record), retain_until=until, lock_mode=self.retention.mode,
+        )
+        record = replace(record, version_id=stored.version_id)
+        if self.catalog.holds_covering(record):  # a borrower or contract already under a legal hold
+            self.store.set_legal_hold(self.bucket, key, stored.version_id, True)
         added = self.catalog.add_document(record)
-        return record, added and stored is not None
+        return record, added
+
+    def original_version(self, key: str) -> ObjectInfo | None:
+        """The first version written under `key`: the archive never writes a key twice, so a later
+        version is an overwrite attempt and never the evidence. S3 lists a key's versions newest first."""
+        versions = [v for v in self.store.versions(self.bucket, key) if v.key == key]
+        if not versions:
+            return None
+        return self.store.info(self.bucket, key, versions[-1].version_id)
+
+    def extend_retention(self, sha256: str, until: datetime) -> tuple[datetime | None, datetime]:
+        """Move a document's retain-until date later; returns (before, after).
+
+        Shortening is refused here, before the server would refuse it too (COMPLIANCE), with a
+        message naming the document and both dates.
+        """
+        if until.tzinfo is None:
+            raise ValueError("the new retain-until date must carry a time zone")
+        until = until.astimezone(timezone.utc).replace(microsecond=0)
+        record = self._record(sha256)
+        info = self.store.info(self.bucket, record.object_key, record.version_id)
+        if info is None:
+            raise LookupError(f"object {record.object_key} (version {record.version_id}) is missing from the store")
+        current = info.retain_until or (datetime.fromisoformat(record.retain_until) if record.retain_until else None)
+        if current is not None and until < current:
+            raise RetentionShorteningError(
+                f"refused: document {record.sha256[:12]}… ({record.original_name}) is retained until "
+                f"{current.isoformat()}; {until.isoformat()} would shorten it. Retention can only be extended.")
+        if current is not None and until == current:
+            return current, current
+        self.store.set_retention(self.bucket, record.object_key, record.version_id, until, self.retention.mode)
+        self.catalog.set_retain_until(record.sha256, until.isoformat())
+        return current, until
 
     def fetch(self, sha256: str) -> bytes:
         record = self._record(sha256)
@@ -126,7 +173,7 @@ class Archive:
         outputs = {name: {"sha256": sha256_hex(data), "size": len(data)} for name, data in sorted(files.items())}
         manifest = {"report_kind": report_kind, "period": period, "outputs": outputs, "inputs": inputs}
         manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
-        manifest_key = f"manifests/{report_kind}/{period}/{sha256_hex(manifest_bytes)}.json"
+        manifest_key = f"{self.root}manifests/{report_kind}/{period}/{sha256_hex(manifest_bytes)}.json"
         written = 0
         if not self.store.exists(self.bucket, manifest_key):
             self.store.put(self.bucket, manifest_key, manifest_bytes, "application/json",
@@ -136,16 +183,19 @@ class Archive:
         published = []
         for name, data in sorted(files.items()):
             digest = outputs[name]["sha256"]
-            key = f"reports/{report_kind}/{period}/{digest[:12]}/{name}"
-            version_id = None
-            if not self.store.exists(self.bucket, key):
-                version_id = self.store.put(self.bucket, key, data, CONTENT_TYPES.get(_suffix(name), "application/octet-stream"),
-                                            {"sha256": digest, "manifest": manifest_key},
-                                            retain_until=until, lock_mode=self.retention.mode).version_id
-                written += 1
-            self.catalog.add_publication(PublicationRecord(
+            key = f"{self.root}reports/{report_kind}/{period}/{digest[:12]}/{name}"
+            record = PublicationRecord(
                 report_kind=report_kind, period=period, file_name=name, sha256=digest, object_key=key,
-                version_id=version_id, manifest_key=manifest_key, run_id=run_id, published_at=utc_now()))
+                version_id=None, manifest_key=manifest_key, run_id=run_id, published_at=utc_now())
+            existing = self.original_version(key)
+            if existing is None:
+                stored = self.store.put(self.bucket, key, data, CONTENT_TYPES.get(_suffix(name), "application/octet-stream"),
+                                        publication_metadata(record), retain_until=until, lock_mode=self.retention.mode)
+                record = replace(record, version_id=stored.version_id)
+                written += 1
+            else:  # published before: the stored object says when, by which run, under which manifest
+                record = publication_from_object(existing) or replace(record, version_id=existing.version_id)
+            self.catalog.add_publication(record)
             published.append({"file": name, "key": f"s3://{self.bucket}/{key}", "sha256": digest})
         return {"manifest_key": f"s3://{self.bucket}/{manifest_key}", "files": published, "objects_written": written}
 

@@ -4,9 +4,11 @@ The object store is the source of truth; the catalog is an index over it.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 
@@ -49,6 +51,108 @@ publications = sa.Table(
     sa.UniqueConstraint("report_kind", "period", "file_name", "sha256", name="uq_publication"),
 )
 
+# Legal holds (诉讼 litigation, 处置 disposal) on a document, a contract or a borrower. A document is
+# held while any unreleased hold's scope matches it; the placement and release are also written to the
+# archive as locked JSON records (holds/<hold_id>/placed.json, released.json) so a rebuild restores them.
+legal_holds = sa.Table(
+    "legal_holds",
+    metadata,
+    sa.Column("hold_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # litigation | disposal
+    sa.Column("scope", sa.String(16), nullable=False),  # document | contract | borrower
+    sa.Column("target", sa.String(80), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("placed_by", sa.String(80), nullable=False),
+    sa.Column("placed_role", sa.String(40), nullable=False),
+    sa.Column("placed_at", sa.String(32), nullable=False),
+    sa.Column("placed_key", sa.Text, nullable=False),
+    sa.Column("placed_sha256", sa.String(64), nullable=False),
+    sa.Column("released_by", sa.String(80)),
+    sa.Column("released_role", sa.String(40)),
+    sa.Column("release_reason", sa.Text),
+    sa.Column("released_at", sa.String(32)),
+    sa.Column("released_key", sa.Text),
+    sa.Column("released_sha256", sa.String(64)),
+)
+
+# Who looked at what, when and why. Append-only: the API has no update or delete, and database
+# triggers refuse both. Each entry chains the previous entry's hash, so a gap or an edit shows.
+access_log = sa.Table(
+    "access_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+)
+
+access_log_exports = sa.Table(
+    "access_log_exports",
+    metadata,
+    sa.Column("object_key", sa.String(200), primary_key=True),
+    sa.Column("first_id", sa.Integer, nullable=False),
+    sa.Column("last_id", sa.Integer, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("version_id", sa.String(80)),
+    sa.Column("exported_at", sa.String(32), nullable=False),
+)
+
+# Integrity audits: operational state (resumable cursor, findings), not rebuilt from the store.
+audit_runs = sa.Table(
+    "audit_runs",
+    metadata,
+    sa.Column("audit_id", sa.String(40), primary_key=True),
+    sa.Column("mode", sa.String(8), nullable=False),  # full | sample
+    sa.Column("confidence", sa.Float),
+    sa.Column("corruption_rate", sa.Float),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("planned", sa.Integer, nullable=False),
+    sa.Column("checked", sa.Integer, nullable=False),
+    sa.Column("cursor", sa.Text, nullable=False),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32)),
+)
+
+audit_findings = sa.Table(
+    "audit_findings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("audit_id", sa.String(40), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # mismatch | missing | orphan | overwritten
+    sa.Column("object_key", sa.Text, nullable=False),
+    sa.Column("version_id", sa.String(80)),
+    sa.Column("expected_sha256", sa.String(64)),
+    sa.Column("actual_sha256", sa.String(64)),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+_APPEND_ONLY = "access_log is append-only"
+sa.event.listen(access_log, "after_create", sa.DDL(
+    f"CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+).execute_if(dialect="sqlite"))
+sa.event.listen(access_log, "after_create", sa.DDL(
+    f"CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+).execute_if(dialect="sqlite"))
+sa.event.listen(access_log, "after_create", sa.DDL(
+    "CREATE OR REPLACE FUNCTION access_log_append_only() RETURNS trigger AS $$ BEGIN "
+    f"RAISE EXCEPTION '{_APPEND_ONLY}'; END $$ LANGUAGE plpgsql"
+).execute_if(dialect="postgresql"))
+sa.event.listen(access_log, "after_create", sa.DDL(
+    "CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON access_log "
+    "FOR EACH ROW EXECUTE FUNCTION access_log_append_only()"
+).execute_if(dialect="postgresql"))
+
+# The tables a rebuild from the object store restores, and the columns that identify a row.
+REBUILT_TABLES = {"documents": ("sha256",), "publications": ("object_key",), "legal_holds": ("hold_id",),
+                  "access_log": ("id",), "access_log_exports": ("object_key",)}
+
 
 @dataclass(frozen=True)
 class DocumentRecord:
@@ -81,6 +185,53 @@ class PublicationRecord:
     manifest_key: str
     run_id: str | None
     published_at: str
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    hold_id: str
+    kind: str
+    scope: str
+    target: str
+    reason: str
+    placed_by: str
+    placed_role: str
+    placed_at: str
+    placed_key: str
+    placed_sha256: str
+    released_by: str | None = None
+    released_role: str | None = None
+    release_reason: str | None = None
+    released_at: str | None = None
+    released_key: str | None = None
+    released_sha256: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    id: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    target: str
+    reason: str
+    detail: str
+    prev_hash: str
+    entry_hash: str
+
+
+GENESIS_HASH = "0" * 64
+
+
+def access_entry_hash(prev_hash: str, at: str, actor: str, role: str, action: str, target: str, reason: str,
+                      detail: str) -> str:
+    body = json.dumps([prev_hash, at, actor, role, action, target, reason, detail], ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def utc_now() -> str:
@@ -144,6 +295,165 @@ class Catalog:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(publications.c.id)).mappings()
             return [PublicationRecord(**row) for row in rows]
+
+    def set_retain_until(self, sha256: str, retain_until: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(documents.update().where(documents.c.sha256 == sha256).values(retain_until=retain_until))
+
+    # --- legal holds -------------------------------------------------------------------------------
+
+    def add_hold(self, hold: HoldRecord) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(legal_holds.insert().values(**asdict(hold)))
+
+    def release_hold(self, hold_id: str, released_by: str, released_role: str, release_reason: str,
+                     released_at: str, released_key: str, released_sha256: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(legal_holds.update().where(legal_holds.c.hold_id == hold_id).values(
+                released_by=released_by, released_role=released_role, release_reason=release_reason,
+                released_at=released_at, released_key=released_key, released_sha256=released_sha256))
+
+    def hold(self, hold_id: str) -> HoldRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(legal_holds).where(legal_holds.c.hold_id == hold_id)).mappings().first()
+        return HoldRecord(**row) if row else None
+
+    def holds(self, active_only: bool = False) -> list[HoldRecord]:
+        query = sa.select(legal_holds).order_by(legal_holds.c.placed_at, legal_holds.c.hold_id)
+        if active_only:
+            query = query.where(legal_holds.c.released_at.is_(None))
+        with self.engine.connect() as conn:
+            return [HoldRecord(**row) for row in conn.execute(query).mappings()]
+
+    def holds_covering(self, record: DocumentRecord) -> list[HoldRecord]:
+        """Unreleased holds whose scope matches the document."""
+        targets = [("document", record.sha256), ("contract", record.contract_id), ("borrower", record.borrower_id)]
+        clauses = [sa.and_(legal_holds.c.scope == scope, legal_holds.c.target == target)
+                   for scope, target in targets if target]
+        query = sa.select(legal_holds).where(legal_holds.c.released_at.is_(None), sa.or_(*clauses))
+        with self.engine.connect() as conn:
+            return [HoldRecord(**row) for row in conn.execute(query).mappings()]
+
+    def documents_in_scope(self, scope: str, target: str) -> list[DocumentRecord]:
+        column = {"document": "sha256", "contract": "contract_id", "borrower": "borrower_id"}[scope]
+        return self.find_documents(**{column: target})
+
+    # --- access log (append-only) --------------------------------------------------------------------
+
+    def append_access(self, actor: str, role: str, action: str, target: str, reason: str, detail: dict,
+                      at: str | None = None) -> AccessEntry:
+        at = at or datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        detail_text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+        with self.engine.begin() as conn:
+            last = conn.execute(sa.select(access_log.c.entry_hash).order_by(access_log.c.id.desc()).limit(1)).first()
+            prev = last[0] if last else GENESIS_HASH
+            entry_hash = access_entry_hash(prev, at, actor, role, action, target, reason, detail_text)
+            new_id = conn.execute(access_log.insert().values(
+                at=at, actor=actor, role=role, action=action, target=target, reason=reason, detail=detail_text,
+                prev_hash=prev, entry_hash=entry_hash)).inserted_primary_key[0]
+        return AccessEntry(new_id, at, actor, role, action, target, reason, detail_text, prev, entry_hash)
+
+    def insert_access_entries(self, entries: list[AccessEntry]) -> None:
+        """Restore exported entries as they were (rebuild only); the triggers still refuse edits."""
+        if entries:
+            with self.engine.begin() as conn:
+                conn.execute(access_log.insert(), [asdict(e) for e in entries])
+                if conn.dialect.name == "postgresql":  # explicit ids do not advance the serial sequence
+                    conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('access_log', 'id'), "
+                                         "(SELECT MAX(id) FROM access_log))")
+
+    def access_entries(self, after_id: int = 0, actor: str | None = None, target: str | None = None) -> list[AccessEntry]:
+        query = sa.select(access_log).where(access_log.c.id > after_id).order_by(access_log.c.id)
+        if actor:
+            query = query.where(access_log.c.actor == actor)
+        if target:
+            query = query.where(access_log.c.target.contains(target))
+        with self.engine.connect() as conn:
+            return [AccessEntry(**row) for row in conn.execute(query).mappings()]
+
+    def add_export(self, object_key: str, first_id: int, last_id: int, entries: int, sha256: str,
+                   version_id: str | None, exported_at: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(access_log_exports.insert().values(
+                object_key=object_key, first_id=first_id, last_id=last_id, entries=entries, sha256=sha256,
+                version_id=version_id, exported_at=exported_at))
+
+    def exports(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(access_log_exports).order_by(access_log_exports.c.first_id)).mappings()]
+
+    # --- what the store should hold ------------------------------------------------------------------
+
+    def expected_objects(self) -> Iterator[tuple[str, str | None, str]]:
+        """(object key, recorded version, SHA-256) of every object the catalog indexes, by key."""
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(sa.select(documents.c.object_key, documents.c.version_id, documents.c.sha256)))
+            rows += list(conn.execute(sa.select(publications.c.object_key, publications.c.version_id,
+                                                publications.c.sha256).distinct()))
+            manifests = {r[0] for r in conn.execute(sa.select(publications.c.manifest_key).distinct())}
+            holds = list(conn.execute(sa.select(legal_holds.c.placed_key, legal_holds.c.placed_sha256,
+                                                legal_holds.c.released_key, legal_holds.c.released_sha256)))
+            rows += list(conn.execute(sa.select(access_log_exports.c.object_key, access_log_exports.c.version_id,
+                                                access_log_exports.c.sha256)))
+        # A manifest's key names its own SHA-256 (manifests/<kind>/<period>/<sha256>.json).
+        rows += [(key, None, key.rsplit("/", 1)[1].removesuffix(".json")) for key in manifests]
+        for placed_key, placed_sha, released_key, released_sha in holds:
+            rows.append((placed_key, None, placed_sha))
+            if released_key:
+                rows.append((released_key, None, released_sha))
+        # Every distinct claim is checked: two rows naming one key with different hashes cannot both be right.
+        return iter(sorted({(key, version, digest) for key, version, digest in rows},
+                           key=lambda row: (row[0], row[1] or "", row[2])))
+
+    # --- audits --------------------------------------------------------------------------------------
+
+    def start_audit(self, audit_id: str, mode: str, confidence: float | None, corruption_rate: float | None,
+                    seed: int, planned: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(audit_runs.insert().values(
+                audit_id=audit_id, mode=mode, confidence=confidence, corruption_rate=corruption_rate, seed=seed,
+                planned=planned, checked=0, cursor="", started_at=utc_now()))
+
+    def audit_run(self, audit_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(audit_runs).where(audit_runs.c.audit_id == audit_id)).mappings().first()
+        return dict(row) if row else None
+
+    def unfinished_audit(self) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(audit_runs).where(audit_runs.c.finished_at.is_(None))
+                               .order_by(audit_runs.c.started_at.desc())).mappings().first()
+        return dict(row) if row else None
+
+    def advance_audit(self, audit_id: str, cursor: str, checked: int, findings: list[dict],
+                      finished: bool = False) -> None:
+        """Record a batch's findings and the cursor in one transaction, so a resumed audit repeats nothing."""
+        with self.engine.begin() as conn:
+            if findings:
+                conn.execute(audit_findings.insert(), [{"audit_id": audit_id, **f} for f in findings])
+            values = {"cursor": cursor, "checked": checked}
+            if finished:
+                values["finished_at"] = utc_now()
+            conn.execute(audit_runs.update().where(audit_runs.c.audit_id == audit_id).values(**values))
+
+    def audit_findings(self, audit_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(audit_findings).where(
+                audit_findings.c.audit_id == audit_id).order_by(audit_findings.c.id)).mappings()]
+
+    # --- comparison ------------------------------------------------------------------------------------
+
+    def dump(self) -> dict[str, list[dict]]:
+        """Every rebuilt table's rows, ordered by their identifying columns, for comparing two catalogs."""
+        out = {}
+        with self.engine.connect() as conn:
+            for name, order in REBUILT_TABLES.items():
+                table = metadata.tables[name]
+                columns = [c for c in table.columns if not (name == "publications" and c.name == "id")]
+                rows = conn.execute(sa.select(*columns).order_by(*[table.c[o] for o in order])).mappings()
+                out[name] = [dict(r) for r in rows]
+        return out
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -50,6 +50,30 @@ class StoredObject:
     size: int
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a key, as ListObjectVersions reports it (newest first per key, by the S3 spec)."""
+    key: str
+    version_id: str | None
+    is_latest: bool
+    size: int
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the server says about one version: user metadata, retention and legal hold."""
+    key: str
+    version_id: str | None
+    size: int
+    metadata: dict[str, str]
+    retain_until: datetime | None
+    lock_mode: str | None
+    legal_hold: bool
+
+
+_META_PREFIX = "x-amz-meta-"
+
+
 class ObjectStore:
     """The few object operations postloan needs, over one minio client."""
 
@@ -115,6 +139,45 @@ class ObjectStore:
         for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True):
             if not obj.is_dir:
                 yield obj.object_name
+
+    def versions(self, bucket: str, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Every stored version under `prefix`, delete markers left out."""
+        for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True, include_version=True):
+            if obj.is_dir or obj.is_delete_marker:
+                continue
+            yield ObjectVersion(obj.object_name, obj.version_id, str(obj.is_latest).lower() == "true", obj.size or 0)
+
+    def info(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo | None:
+        """Metadata, retention and legal hold of one version; None when it does not exist."""
+        try:
+            stat = self.client.stat_object(bucket, key, version_id=version_id)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchVersion", "ResourceNotFound"):
+                return None
+            raise
+        headers = {k.lower(): v for k, v in (stat.metadata or {}).items()}
+        user = {k[len(_META_PREFIX):]: v for k, v in headers.items() if k.startswith(_META_PREFIX)}
+        until = headers.get("x-amz-object-lock-retain-until-date")
+        return ObjectInfo(
+            key=key, version_id=stat.version_id or version_id, size=stat.size or 0, metadata=user,
+            retain_until=datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
+            lock_mode=headers.get("x-amz-object-lock-mode"),
+            legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
+        )
+
+    def set_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool) -> None:
+        if on:
+            self.client.enable_object_legal_hold(bucket, key, version_id=version_id)
+        else:
+            self.client.disable_object_legal_hold(bucket, key, version_id=version_id)
+
+    def legal_hold_of(self, bucket: str, key: str, version_id: str | None = None) -> bool:
+        return self.client.is_object_legal_hold_enabled(bucket, key, version_id=version_id)
+
+    def set_retention(self, bucket: str, key: str, version_id: str | None, until: datetime, lock_mode: str) -> None:
+        """Set a version's retain-until date; the server refuses shortening a COMPLIANCE lock."""
+        mode = COMPLIANCE if lock_mode == "COMPLIANCE" else GOVERNANCE
+        self.client.set_object_retention(bucket, key, S3Retention(mode, until), version_id=version_id)
 
     def retention_of(self, bucket: str, key: str, version_id: str | None = None) -> datetime | None:
         try:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ class Verdict:
     tier_before_floors: int
     tier: int
     findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()  # what the verdict could not consider (e.g. an absent external input)
 
     @property
     def reasons_json(self) -> str:
@@ -64,28 +65,84 @@ def apply_debtor_rule(loans: Sequence[LoanFacts], verdicts: list[Verdict], confi
             finding = Finding("debtor_npl_share", "2023 Measures art. 8: non-performing share of a debtor's claims",
                               3, {"borrower_id": debtor, "npl_share": f"{share:.4f}",
                                   "threshold": str(config.debtor_npl_share)})
-            result[i] = Verdict(v.contract_id, v.tier_before_floors, 3, v.findings + (finding,))
+            result[i] = replace(v, tier=3, findings=v.findings + (finding,))
     return result
 
 
-def classify_book(loans: Sequence[LoanFacts], config: Classification, rules: Sequence[ClassificationRule]) -> list[Verdict]:
+CROSS_INSTITUTION_ABSENT = "cross_institution_20pct: external input absent, rule not evaluated"
+
+
+def apply_cross_institution_rule(loans: Sequence[LoanFacts], verdicts: list[Verdict], config: Classification,
+                                 overdue_share: Mapping[str, Decimal] | None) -> list[Verdict]:
+    """Non-retail debtors with more than the configured share of their debts at all institutions > 90 days
+    overdue: every claim here is at least the configured tier.
+
+    `overdue_share` maps borrower_id → that share (external data, e.g. the credit bureau). When the input
+    is absent the rule stays silent and each non-retail verdict says so, so nobody mistakes "not evaluated"
+    for "passed".
+    """
+    result = list(verdicts)
+    threshold = config.cross_institution_overdue_share
+    for i, loan in enumerate(loans):
+        if loan.borrower_kind != "corporate":
+            continue
+        v = result[i]
+        if overdue_share is None:
+            result[i] = replace(v, notes=v.notes + (CROSS_INSTITUTION_ABSENT,))
+            continue
+        share = overdue_share.get(loan.borrower_id)
+        if share is None or share <= threshold:
+            continue
+        floor = config.cross_institution_floor_tier
+        finding = Finding("cross_institution_overdue_share",
+                          "2023 Measures art. 8: > 20% of a debtor's debts at all institutions > 90 days overdue",
+                          floor, {"borrower_id": loan.borrower_id, "overdue_share": f"{share:.4f}",
+                                  "threshold": str(threshold)})
+        result[i] = replace(v, tier=max(v.tier, floor), findings=v.findings + (finding,))
+    return result
+
+
+def classify_book(loans: Sequence[LoanFacts], config: Classification, rules: Sequence[ClassificationRule],
+                  external_overdue_share: Mapping[str, Decimal] | None = None) -> list[Verdict]:
+    """Per-loan rules, then the cross-institution and the in-house debtor-level rules.
+
+    The cross-institution rule runs first because the claims it makes non-performing count towards the
+    debtor's non-performing share here.
+    """
     verdicts = [classify_loan(loan, config, rules) for loan in loans]
+    verdicts = apply_cross_institution_rule(loans, verdicts, config, external_overdue_share)
     return apply_debtor_rule(loans, verdicts, config)
+
+
+FRAME_COLUMNS = ["contract_id", "tier", "tier_name", "tier_before_floors", "previous_tier", "rules_fired", "reasons",
+                 "reasons_json", "notes", "override_by", "override_at", "override_reason"]
+
+
+def _override_facts(verdict: Verdict) -> dict:
+    # The engine does not import overrides.py; the finding's name is the contract between them.
+    found = [f.facts for f in verdict.findings if f.rule == "manual_override"]
+    return found[-1] if found else {}
 
 
 def verdicts_frame(verdicts: Iterable[Verdict], previous: dict[str, int] | None = None) -> pd.DataFrame:
     previous = previous or {}
-    rows = [{
-        "contract_id": v.contract_id,
-        "tier": v.tier,
-        "tier_name": TIER_NAMES[v.tier],
-        "tier_before_floors": v.tier_before_floors,
-        "previous_tier": previous.get(v.contract_id),
-        "rules_fired": ",".join(f.rule for f in v.findings),
-        "reasons": v.reason_text,
-        "reasons_json": v.reasons_json,
-    } for v in verdicts]
-    frame = pd.DataFrame(rows, columns=["contract_id", "tier", "tier_name", "tier_before_floors", "previous_tier",
-                                        "rules_fired", "reasons", "reasons_json"])
+    rows = []
+    for v in verdicts:
+        override = _override_facts(v)
+        rows.append({
+            "contract_id": v.contract_id,
+            "tier": v.tier,
+            "tier_name": TIER_NAMES[v.tier],
+            "tier_before_floors": v.tier_before_floors,
+            "previous_tier": previous.get(v.contract_id),
+            "rules_fired": ",".join(f.rule for f in v.findings),
+            "reasons": v.reason_text,
+            "reasons_json": v.reasons_json,
+            "notes": "; ".join(v.notes),
+            "override_by": override.get("who", ""),
+            "override_at": override.get("when", ""),
+            "override_reason": override.get("why", ""),
+        })
+    frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
     frame["previous_tier"] = frame["previous_tier"].astype("Int64")
     return frame.sort_values("contract_id", ignore_index=True)

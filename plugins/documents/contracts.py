@@ -77,8 +77,21 @@ _DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|(\d{4})-(
 _NONE = {"无", "—", "-", "/", ""}
 
 
+MAX_CONTRACT_PAGES = 12  # key terms of a 借款合同 / 融资租赁合同 are on its first pages
+
+
 def extract_contract(data: bytes) -> ContractExtraction:
     """Key terms of a loan or lease contract PDF, each with its provenance."""
+    from .agreements import is_english_agreement
+    from .locate import PageTexts
+
+    texts = PageTexts(data)
+    try:
+        english = len(texts) > 0 and is_english_agreement(texts[0])
+    finally:
+        texts.close()
+    if english:
+        return _english_agreement(data)
     raw: dict[str, Provenance] = {}
     kind: str | None = None
     lines = list(_lines(data))
@@ -103,7 +116,7 @@ def extract_contract(data: bytes) -> ContractExtraction:
 
 def _lines(data: bytes) -> Iterator[tuple[int, dict]]:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
-        for number, page in enumerate(pdf.pages, start=1):
+        for number, page in enumerate(pdf.pages[:MAX_CONTRACT_PAGES], start=1):
             try:
                 found = page.extract_text_lines(strip=False, return_chars=False)
             finally:
@@ -206,3 +219,39 @@ def _dates(value: str) -> tuple[date | None, date | None]:
         except ValueError:
             continue
     return (found + [None, None])[0], (found + [None, None])[1]  # type: ignore[return-value]
+
+
+def _english_agreement(data: bytes) -> ContractExtraction:
+    """A US / LMA-style credit agreement: parties from the cover, dates and margin from the definitions,
+    the term facility from Schedule 1.1A (see agreements.py)."""
+    from .agreements import extract_agreement, locate_boxes, parse_date, parse_money
+
+    found = extract_agreement(data)
+    boxes = locate_boxes(data, found)
+    value = {k: v[0] for k, v in found.items()}
+    provenance = {k: Provenance(page, boxes.get(k, (0.0, 0.0, 0.0, 0.0)), printed)
+                  for k, (_, page, printed) in found.items() if k not in ("revolving", "sofr_margin")}
+    if "sofr_margin" in found:
+        _, page, printed = found["sofr_margin"]
+        provenance["rate_type"] = Provenance(page, boxes.get("sofr_margin", (0.0, 0.0, 0.0, 0.0)), printed)
+    if "signing_date" in provenance:
+        provenance["start_date"] = provenance["signing_date"]
+    start, maturity = parse_date(value.get("signing_date")), parse_date(value.get("maturity_date"))
+    months = None if not (start and maturity) else (maturity.year - start.year) * 12 + maturity.month - start.month
+    warnings = []
+    if "revolving" in value:
+        warnings.append(f"also a revolving facility of USD {value['revolving']} (Schedule 1.1A, page "
+                        f"{found['revolving'][1]})")
+    if "sofr_margin" in value:
+        warnings.append(f"floating rate: SOFR plus an applicable margin of {value['sofr_margin']}% "
+                        "(initial, stepping down with leverage)")
+    return ContractExtraction(
+        contract_kind="loan_contract", contract_id=None, lender=value.get("lender"),
+        borrower_name=value.get("borrower_name"), borrower_id_number=None,
+        guarantors=[value["guarantors"]] if "guarantors" in value else [],
+        principal=parse_money(value.get("principal")), currency="USD" if "principal" in value else None,
+        annual_rate=None, rate_type="sofr_spread" if "sofr_margin" in value else None,
+        lpr_spread_bp=None, term_months=months, start_date=start, maturity_date=maturity,
+        repayment_method=None, collateral=None, leased_asset=None, purpose=None, signing_date=start,
+        provenance=provenance, warnings=warnings,
+    )

@@ -24,10 +24,12 @@ CLASS_NAMES = {
 # titles come first and contracts mention statements (and vice versa) further down.
 CLASS_KEYWORDS: dict[str, tuple[str, ...]] = {
     "lease_contract": ("融资租赁合同", "租赁合同", "售后回租"),
-    "loan_contract": ("借款合同", "贷款合同", "流动资金借款"),
+    "loan_contract": ("借款合同", "贷款合同", "流动资金借款", "Credit Agreement", "Loan Agreement",
+                      "Facility Agreement"),
     "financial_statement": (
         "资产负债表", "利润表", "损益表", "现金流量表", "财务报表", "季度报告", "年度报告", "半年度报告",
-        "Balance Sheet", "Statement of Financial Position", "Income Statement",
+        "Balance Sheet", "Statement of Financial Position", "Income Statement", "Form 10-K", "Annual Report",
+        "Annual Financial Statements", "Financial Statements",
     ),
 }
 DETECTION_PAGES = 2
@@ -86,11 +88,11 @@ def inspect_pdf(data: bytes, declared_class: str, max_bytes: int, max_pages: int
 
 def detect_class(text: str) -> str | None:
     """Class whose keyword appears earliest in the text, or None."""
-    flat = re.sub(r"\s+", "", text)
+    flat = re.sub(r"\s+", "", text).lower()
     best: tuple[int, str] | None = None
     for cls, words in CLASS_KEYWORDS.items():
         for word in words:
-            at = flat.find(word.replace(" ", ""))
+            at = flat.find(word.replace(" ", "").lower())
             if at >= 0 and (best is None or at < best[0]):
                 best = (at, cls)
     return best[1] if best else None

@@ -8,7 +8,7 @@ paid by then decides.
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -103,13 +103,48 @@ def open_book(extract: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
                                  + (book["issuance_type"] == "重组").astype(int))
     book["restructured"] = book["restructure_count"] > 0
     book["extended"] = book["extended_on"].notna()
+    book = book.merge(_before_restructuring(extract, book), on="contract_id", how="left")
     columns = ["contract_id", "borrower_id", "borrower_name", "borrower_kind", "product", "issuance_type",
                "industry_code", "industry_name", "region", "start_date", "maturity_date", "balance_cents", "dpd",
                "overdue_principal_cents", "overdue_interest_cents", "settled_periods", "first_due_in_force",
-               "restructured_on", "restructure_count", "restructured", "extended_on", "extended"]
+               "restructured_on", "restructure_count", "restructured", "extended_on", "extended",
+               "dpd_before_restructure", "months_observed_at_restructure", "periods_observed_at_restructure"]
     return book[columns].astype({"dpd": "int64", "overdue_principal_cents": "int64",
                                  "overdue_interest_cents": "int64", "settled_periods": "int64"}
                                 ).sort_values("contract_id", ignore_index=True)
+
+
+def _before_restructuring(extract: dict[str, pd.DataFrame], book: pd.DataFrame) -> pd.DataFrame:
+    """Facts as they stood the day before each restructuring recorded on a contract (restructured_on).
+
+    The schedule before the restructuring is the first version. For a contract that was itself issued as
+    a restructuring (重组), its first schedule's repayments are the previous restructuring's observation:
+    how many months and settled periods it had run when the contract was restructured again.
+    """
+    columns = ["contract_id", "dpd_before_restructure", "months_observed_at_restructure",
+               "periods_observed_at_restructure"]
+    rows = []
+    restructured = book[book["restructured_on"].notna()]
+    schedules, payments = extract["schedules"], extract["payments"]
+    for row in restructured.itertuples(index=False):
+        cid, day_before = row.contract_id, row.restructured_on - timedelta(days=1)
+        sched = schedules[(schedules["contract_id"] == cid) & (schedules["schedule_version"].astype(int) == 1)]
+        pay = payments[(payments["contract_id"] == cid) & (payments["schedule_version"].astype(int) == 1)]
+        status = instalment_status(sched, pay, day_before)
+        unpaid = status[~status["settled"]]
+        dpd = int((day_before - unpaid["due_date"].min()).days) if len(unpaid) else 0
+        months = periods = None
+        if row.issuance_type == "重组" and len(status):
+            months = _months_between(status["due_date"].min(), day_before)
+            periods = int(status["settled"].sum())
+        rows.append({"contract_id": cid, "dpd_before_restructure": dpd,
+                     "months_observed_at_restructure": months, "periods_observed_at_restructure": periods})
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({c: "Int64" for c in columns[1:]})
+
+
+def _int_or_none(value) -> int | None:
+    return None if pd.isna(value) else int(value)
 
 
 def _date_or_none(value) -> date | None:
@@ -120,7 +155,9 @@ def _date_or_none(value) -> date | None:
 def loan_facts(book: pd.DataFrame, as_of: date) -> list[LoanFacts]:
     facts = []
     for row in book.itertuples(index=False):
-        restructured_on = _date_or_none(row.restructured_on)
+        # A contract issued as a restructuring (重组) is a restructured asset from its start date.
+        restructured_on = _date_or_none(row.restructured_on) or (
+            _date_or_none(row.start_date) if row.issuance_type == "重组" else None)
         first_due = _date_or_none(row.first_due_in_force)
         months = _months_between(first_due, as_of) if restructured_on and first_due and first_due <= as_of else None
         facts.append(LoanFacts(
@@ -129,6 +166,9 @@ def loan_facts(book: pd.DataFrame, as_of: date) -> list[LoanFacts]:
             restructured_on=restructured_on, restructure_count=int(row.restructure_count),
             months_since_first_repayment_after_restructure=months,
             repayment_periods_since_restructure=int(row.settled_periods) if restructured_on else 0,
-            extended_on=_date_or_none(row.extended_on),
+            extended_on=_date_or_none(row.extended_on), product=row.product,
+            dpd_before_restructure=_int_or_none(row.dpd_before_restructure),
+            months_observed_at_restructure=_int_or_none(row.months_observed_at_restructure),
+            periods_observed_at_restructure=_int_or_none(row.periods_observed_at_restructure),
         ))
     return facts

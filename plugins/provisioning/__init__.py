@@ -1,4 +1,6 @@
-"""Provisioning methods and regulatory indicators."""
+"""Provisioning methods, expected credit loss, the allowance movement and the regulatory indicators."""
+from plugins.provisioning.ecl import EclInputs, ExpectedCreditLoss, LoanTerms, expected_credit_loss, sensitivity
 from plugins.provisioning.methods import DEFAULT_MODELS, Indicators, ProvisioningModel, Regulatory2002, Standard2012, indicators
 
-__all__ = ["DEFAULT_MODELS", "Indicators", "ProvisioningModel", "Regulatory2002", "Standard2012", "indicators"]
+__all__ = ["DEFAULT_MODELS", "EclInputs", "ExpectedCreditLoss", "Indicators", "LoanTerms", "ProvisioningModel",
+           "Regulatory2002", "Standard2012", "expected_credit_loss", "indicators", "sensitivity"]

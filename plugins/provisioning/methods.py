@@ -3,6 +3,7 @@
 - regulatory_2002: 银行贷款损失准备计提指引 (2002) specific provisions by tier
   (次级/可疑 may float ±20%), plus a general provision on all loans.
 - standard_2012: 金融企业准备金计提管理办法 (2012) potential-risk estimate by tier.
+- ecl: IFRS 9 / CAS 22 expected credit loss (plugins/provisioning/ecl.py).
 Rates and thresholds come from config/provisioning.yaml.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from plugins.config import Provisioning
 from plugins.money import cents_times_rate, ratio
+from plugins.provisioning.ecl import ExpectedCreditLoss
 
 NPL_TIERS = (3, 4, 5)
 
@@ -48,7 +50,7 @@ class Standard2012:
         return _by_tier(book, config.standard_2012.rates)
 
 
-DEFAULT_MODELS: tuple[ProvisioningModel, ...] = (Regulatory2002(), Standard2012())
+DEFAULT_MODELS: tuple[ProvisioningModel, ...] = (Regulatory2002(), Standard2012(), ExpectedCreditLoss())
 
 
 @dataclass(frozen=True)

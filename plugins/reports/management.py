@@ -59,6 +59,8 @@ AGEING_BUCKETS = [
     ("M6", "151–180天", 151, 180),
     ("M6+", "180天以上", 181, None),
 ]
+# Optional pack key → section title (frames provided by the classification / early-warning / ECL work).
+OPTIONAL_SECTIONS = {"watch_list": "观察名单", "early_warning": "预警信号", "ecl_summary": "预期信用损失"}
 COMPANY_SUFFIXES = sorted(
     ["股份有限公司", "有限责任公司", "有限公司", "合伙企业（有限合伙）", "有限合伙", "合作社", "集团", "公司", "厂", "中心"],
     key=len,
@@ -218,20 +220,138 @@ def _documents(pack: dict, names: dict[str, str]) -> tuple[pd.DataFrame, pd.Data
     return counts, quarantine
 
 
+def _group_shares(book: pd.DataFrame, column: str, label: str, limit: int = TOP_N) -> pd.DataFrame:
+    """Largest groups by balance (ties by name), with count, 万元 and share."""
+    total = _yuan(book["balance"])
+    keys = book[column].fillna("").astype(str).str.strip().replace("", "未填报")
+    rows = [(key, len(loans), _yuan(loans["balance"])) for key, loans in book.groupby(keys, sort=True)]
+    rows.sort(key=lambda r: (-r[2], r[0]))
+    return pd.DataFrame([(rank, key, n, yuan_to_wan(yuan), share(yuan, total))
+                         for rank, (key, n, yuan) in enumerate(rows[:limit], start=1)],
+                        columns=["排名", label, "笔数", "余额（万元）", "占比（%）"])
+
+
+def hhi(balances: list[Decimal]) -> Decimal | None:
+    """Herfindahl–Hirschman index on 0–10000: Σ (share in %)²; exact, rounded half up to 0.01 once."""
+    total = sum(balances, Decimal(0))
+    if not total:
+        return None
+    return sum(((b * 100 / total) ** 2 for b in balances), Decimal(0)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _industry_label(book: pd.DataFrame) -> pd.Series:
+    codes = book["industry_code"].fillna("").astype(str).str.strip()
+    names = book["industry_name"].fillna("").astype(str).str.strip()
+    return (codes + " " + names).str.strip()
+
+
+def _concentration(book: pd.DataFrame) -> pd.DataFrame:
+    total = _yuan(book["balance"])
+    rows = []
+    for label, keys in (("借款人", book["borrower_id"].astype(str)), ("行业", _industry_label(book)),
+                        ("地区", book["region"].fillna("").astype(str))):
+        groups = sorted((_yuan(loans["balance"]) for _, loans in book.groupby(keys, sort=True)), reverse=True)
+        top10 = sum(groups[:TOP_N], Decimal(0))
+        rows.append((label, len(groups), hhi(groups), share(groups[0], total) if groups else None,
+                     share(top10, total)))
+    return pd.DataFrame(rows, columns=["维度", "个数", "HHI", "最大单一占比（%）", "前十大占比（%）"])
+
+
+def _derived_migration(book: pd.DataFrame) -> pd.DataFrame | None:
+    """Counts from last month's tier to this month's, for loans still on the book (new loans: 新发放)."""
+    if "previous_tier" not in book or book["previous_tier"].isna().all():
+        return None
+    previous = book["previous_tier"].map(lambda t: "新发放" if t is None or pd.isna(t) else TIER_NAMES[int(t)])
+    current = book["tier"].astype(int).map(TIER_NAMES)
+    rows = []
+    for origin in [*TIER_NAMES.values(), "新发放"]:
+        mine = current[previous == origin]
+        rows.append([origin, *(int((mine == name).sum()) for name in TIER_NAMES.values()), int(len(mine))])
+    return pd.DataFrame(rows, columns=["上月分类", *TIER_NAMES.values(), "合计"])
+
+
+TREND_COLUMNS = {"npl_ratio": "不良贷款率（%）", "provision_coverage": "拨备覆盖率（%）",
+                 "loan_provision_ratio": "贷款拨备率（%）"}
+
+
+def _as_percent(value: Any) -> Decimal | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    return (to_decimal(value) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _trend(trend: pd.DataFrame) -> pd.DataFrame:
+    """Past months' ratios (fractions in, percentages out), oldest first."""
+    frame = trend.sort_values("period")
+    out = pd.DataFrame({"期间": frame["period"].astype(str)})
+    for column, label in TREND_COLUMNS.items():
+        out[label] = [_as_percent(v) for v in frame[column]] if column in frame else None
+    return out.reset_index(drop=True)
+
+
+# Column labels for the optional frames other modules provide (watch list, early warning, ECL, migration).
+OPTIONAL_LABELS = {
+    "contract_id": "合同号", "borrower_id": "借款人编号", "borrower_name": "借款人", "tier": "分类",
+    "tier_name": "分类", "dpd": "逾期天数", "stage": "阶段", "loans": "笔数", "signal": "预警信号",
+    "signals": "预警信号", "severity": "级别", "reason": "原因", "reasons": "原因", "since": "起始日期",
+    "action": "处置措施", "from_tier": "期初分类", "ecl_rate": "拨备率", "balance": "余额", "ecl": "预期信用损失",
+    "provision": "准备金", "watch_since": "列入日期", "ead": "违约风险敞口", "pd_12m": "12个月违约概率",
+    "lgd": "违约损失率", "period": "期间",
+}
+
+
+def optional_section(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """An optional frame as a report table: names masked, cents as 万元, known columns in Chinese."""
+    out = frame.copy().reset_index(drop=True)
+    if "borrower_name" in out:
+        kinds = out["borrower_kind"] if "borrower_kind" in out else [None] * len(out)
+        out["borrower_name"] = [mask_name(n, k) for n, k in zip(out["borrower_name"], kinds)]
+    out = out.drop(columns=[c for c in ("borrower_kind",) if c in out])
+    for column in list(out.columns):
+        if str(column).endswith("_cents"):
+            out[column] = [yuan_to_wan(Decimal(int(v)).scaleb(-2)) if pd.notna(v) else None for v in out[column]]
+            out = out.rename(columns={column: f"{OPTIONAL_LABELS.get(column[:-6], column[:-6])}（万元）"})
+        else:  # free text may quote a borrower's full name
+            out[column] = [scrub(v, names) if isinstance(v, str) else v for v in out[column]]
+    return out.rename(columns={c: OPTIONAL_LABELS.get(c, c) for c in out.columns})
+
+
+def _given(pack: dict, key: str) -> pd.DataFrame | None:
+    frame = pack.get(key)
+    return frame if isinstance(frame, pd.DataFrame) else None
+
+
 def management_sections(pack: dict) -> dict[str, pd.DataFrame]:
-    """The report's tables, keyed by section title; names masked, money in 万元 (Decimal)."""
+    """The report's tables, keyed by section title, in report order; names masked, money in 万元 (Decimal).
+
+    Optional pack keys add sections when present and are omitted cleanly when absent:
+    ``trend`` (period, npl_ratio, provision_coverage, loan_provision_ratio as fractions),
+    ``migration`` (any frame; else derived from the book's previous_tier when known),
+    ``watch_list``, ``early_warning``, ``ecl_summary`` (any frames; see :func:`optional_section`).
+    """
     book = pack["book"]
     names = _scrubber(book)
     doc_counts, quarantine = _documents(pack, names)
-    return {
-        "资产概况": _key_figures(pack),
-        "五级分类分布": _tier_distribution(book),
-        "逾期账龄": _ageing(book),
-        "前十大借款人": _top_borrowers(book),
-        "关注及不良贷款明细": _watch_list(book, names),
-        "文档归档统计": doc_counts,
-        "文档隔离清单": quarantine,
-    }
+    sections: dict[str, pd.DataFrame] = {"资产概况": _key_figures(pack)}
+    if _given(pack, "trend") is not None:
+        sections["指标趋势"] = _trend(pack["trend"])
+    sections["五级分类分布"] = _tier_distribution(book)
+    migration = _given(pack, "migration")
+    migration = optional_section(migration, names) if migration is not None else _derived_migration(book)
+    if migration is not None:
+        sections["分类迁徙"] = migration
+    sections["逾期账龄"] = _ageing(book)
+    sections["前十大借款人"] = _top_borrowers(book)
+    sections["行业集中度"] = _group_shares(book.assign(industry_label=_industry_label(book)), "industry_label", "行业")
+    sections["地区集中度"] = _group_shares(book, "region", "地区")
+    sections["集中度指标"] = _concentration(book)
+    sections["关注及不良贷款明细"] = _watch_list(book, names)
+    for key, title in OPTIONAL_SECTIONS.items():
+        if _given(pack, key) is not None:
+            sections[title] = optional_section(pack[key], names)
+    sections["文档归档统计"] = doc_counts
+    sections["文档隔离清单"] = quarantine
+    return sections
 
 
 # --------------------------------------------------------------------------- charts
@@ -267,6 +387,51 @@ def bar_chart_png(labels: list[str], values: list[float], bar_colours: list[str]
         for bar, note in zip(bars, notes):
             ax.annotate(note, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontproperties=font, fontsize=7)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def trend_chart_png(trend: pd.DataFrame, thresholds: dict) -> bytes:
+    """NPL ratio (left axis) and provision coverage / loan provision ratio (right) by month, thresholds dashed."""
+    font = chart_font()
+    periods = list(trend["期间"])
+    x = list(range(len(periods)))
+
+    def series(label: str) -> list[float]:
+        return [float(v) if v is not None else float("nan") for v in trend[label]]
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(_CHART_RC)
+        fig = Figure(figsize=(6.6, 3.2), dpi=200)
+        FigureCanvasAgg(fig)
+        left = fig.add_subplot()
+        right = left.twinx()
+        right.spines["right"].set_visible(True)
+        lines = [
+            left.plot(x, series("不良贷款率（%）"), color=FAIL_COLOUR, marker="o", markersize=3, label="不良贷款率（左轴）")[0],
+            right.plot(x, series("拨备覆盖率（%）"), color="#1F3B5C", marker="s", markersize=3, label="拨备覆盖率（右轴）")[0],
+        ]
+        left.axhline(float(to_decimal(thresholds["npl_ratio_max"]) * 100), color=FAIL_COLOUR, linestyle="--",
+                     linewidth=0.8)
+        right.axhline(float(to_decimal(thresholds["provision_coverage_min"]) * 100), color="#1F3B5C",
+                      linestyle="--", linewidth=0.8)
+        lpr = series("贷款拨备率（%）")
+        lines.append(left.plot(x, lpr, color="#F9A825", marker="^", markersize=3, label="贷款拨备率（左轴）")[0])
+        left.axhline(float(to_decimal(thresholds["loan_provision_ratio_min"]) * 100), color="#F9A825",
+                     linestyle="--", linewidth=0.8)
+        left.set_ylabel("%（不良贷款率、贷款拨备率）", fontproperties=font)
+        right.set_ylabel("%（拨备覆盖率）", fontproperties=font)
+        left.set_ylim(bottom=0)
+        right.set_ylim(bottom=0)
+        step = max(1, len(periods) // 12)
+        left.set_xticks(x[::step], periods[::step], fontproperties=font, rotation=45, ha="right")
+        left.grid(axis="y", color="#DDDDDD", linewidth=0.6)
+        small = font.copy()
+        small.set_size(7)
+        left.legend(handles=lines, prop=small, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncol=3)
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
@@ -370,37 +535,82 @@ def _verdict_markup(column: str, value: Any) -> str | None:
     return f'<font color="{colour}">● {_esc(value)}</font>' if colour else None
 
 
-def _overview(sections: dict[str, pd.DataFrame], st: dict) -> list:
+def _overview(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
     table = _table(sections["资产概况"], [58, 44, 40, 32], st, right={"本期值", "阈值"}, markup=_verdict_markup)
     note = Paragraph("注：比率按期末余额计算；阈值为监管或内部限额，“—”表示无阈值。", st["note"])
-    return [KeepTogether([*_heading("一、资产概况", st), table, Spacer(1, 1.5 * mm), note])]
+    return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
 
 
-def _tier_section(sections: dict[str, pd.DataFrame], st: dict) -> list:
+def _chart(png: bytes, height_ratio: float = 2.6 / 6.6) -> Image:
+    return Image(io.BytesIO(png), width=174 * mm, height=174 * mm * height_ratio)
+
+
+def _trend_section(title: str, sections: dict[str, pd.DataFrame], st: dict, thresholds: dict) -> list:
+    df = sections["指标趋势"]
+    chart = _chart(trend_chart_png(df, thresholds), 3.2 / 6.6)
+    shown = df.tail(13)  # the table stays short; the chart carries the history
+    table = _table(shown, [44, 43, 43, 44], st, right=set(TREND_COLUMNS.values()))
+    note = Paragraph("注：虚线为阈值：不良贷款率上限、拨备覆盖率与贷款拨备率下限（config/provisioning.yaml）。",
+                     st["note"])
+    return [KeepTogether([*_heading(title, st), chart]), Spacer(1, 2 * mm), table, Spacer(1, 1.5 * mm), note]
+
+
+def _tier_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
     df = sections["五级分类分布"]
     table = _table(df, [44, 40, 50, 40], st, right={"笔数", "余额（万元）", "占比（%）"},
                    extra=[("BACKGROUND", (0, len(df)), (-1, len(df)), colors.HexColor("#DCE3EC"))])
-    chart = Image(io.BytesIO(_tier_chart(df)), width=174 * mm, height=174 * mm * 2.6 / 6.6)
-    return [KeepTogether([*_heading("二、五级分类分布", st), table, Spacer(1, 3 * mm), chart])]
+    return [KeepTogether([*_heading(title, st), table, Spacer(1, 3 * mm), _chart(_tier_chart(df))])]
 
 
-def _ageing_section(sections: dict[str, pd.DataFrame], st: dict) -> list:
+def _migration_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    df = sections["分类迁徙"]
+    widths = [174 / len(df.columns)] * len(df.columns)
+    table = _table(df, widths, st, right=set(df.columns[1:]))
+    note = Paragraph("注：行为上月分类，列为本月分类（笔数）；本月已结清或核销的贷款不在表内。", st["note"])
+    return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
+
+
+def _ageing_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
     df = sections["逾期账龄"]
     table = _table(df, [24, 36, 30, 50, 34], st, right={"笔数", "余额（万元）", "占比（%）"})
-    note = Paragraph("注：M1 = 逾期 1–30 天，M2 = 31–60 天，依此类推；M6+ 为逾期 180 天以上。", st["note"])
-    return [KeepTogether([*_heading("三、逾期账龄", st), table, Spacer(1, 1.5 * mm), note])]
+    colours = ["#2E7D32", "#9CCC65", "#F9A825", "#FB8C00", "#EF6C00", "#E53935", "#C62828", "#6D1B1B"]
+    overdue = df[df["账龄"] != "M0"]  # M0 dwarfs the rest; the chart shows where the arrears sit
+    chart = bar_chart_png(list(overdue["账龄"]), [float(v) for v in overdue["余额（万元）"]], colours[1:],
+                          "逾期贷款余额（万元）", [f"{money(b)}\n{n}笔" for b, n in zip(overdue["余额（万元）"], overdue["笔数"])])
+    note = Paragraph("注：M1 = 逾期 1–30 天，M2 = 31–60 天，依此类推；M6+ 为逾期 180 天以上。图中不含未逾期（M0）。",
+                     st["note"])
+    return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note]), _chart(chart)]
 
 
-def _top_section(sections: dict[str, pd.DataFrame], st: dict) -> list:
+def _top_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
     df = sections["前十大借款人"]
     table = _table(df, [10, 42, 12, 44, 12, 22, 16, 16], st, right={"排名", "笔数", "余额（万元）", "占比（%）"})
     note = Paragraph("注：按借款人合并余额排序；借款人名称已脱敏。", st["note"])
-    return [KeepTogether([*_heading("四、前十大借款人", st), table, Spacer(1, 1.5 * mm), note])]
+    return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
 
 
-def _watch_section(sections: dict[str, pd.DataFrame], st: dict) -> list:
+def _concentration_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    industries, regions, indices = (sections[k] for k in ("行业集中度", "地区集中度", "集中度指标"))
+    right = {"排名", "笔数", "余额（万元）", "占比（%）"}
+    chart = bar_chart_png([str(v).split(" ")[0] for v in industries["行业"]],
+                          [float(v) for v in industries["占比（%）"]], ["#1F3B5C"] * len(industries),
+                          "余额占比（%）", [f"{v}%" for v in industries["占比（%）"]])
+    note = Paragraph("注：HHI（赫芬达尔指数）= 各组余额占比（%）的平方和，0–10000；高于 2500 为高度集中。"
+                     "行业按 GB/T 4754 门类。", st["note"])
+    return [
+        KeepTogether([*_heading(title, st),
+                      _table(indices, [30, 24, 40, 40, 40], st, right={"个数", "HHI", "最大单一占比（%）", "前十大占比（%）"}),
+                      Spacer(1, 3 * mm), _chart(chart)]),
+        Spacer(1, 2 * mm),
+        KeepTogether([Paragraph("按行业（前十）", st["body"]), _table(industries, [14, 70, 26, 34, 30], st, right=right)]),
+        Spacer(1, 2 * mm),
+        KeepTogether([Paragraph("按地区（前十）", st["body"]), _table(regions, [14, 70, 26, 34, 30], st, right=right)]),
+    ]
+
+
+def _watch_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
     df = sections["关注及不良贷款明细"]
-    flow = _heading("五、关注及不良贷款明细", st)
+    flow = _heading(title, st)
     if df.empty:
         return [*flow, Paragraph("本期无关注类及不良贷款。", st["body"])]
     shown = df.head(DETAIL_ROWS_MAX)
@@ -410,16 +620,59 @@ def _watch_section(sections: dict[str, pd.DataFrame], st: dict) -> list:
     return flow
 
 
-def _documents_section(sections: dict[str, pd.DataFrame], st: dict) -> list:
+def _generic_section(key: str):
+    """Builder for an optional frame's section: a capped table with equal column widths."""
+    def build(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+        df = sections[key]
+        flow = _heading(title, st)
+        if df.empty:
+            return [*flow, Paragraph("本期无记录。", st["body"])]
+        numeric = {c for c in df.columns if df[c].map(lambda v: isinstance(v, (int, float, Decimal))).all()}
+        flow.append(_table(df.head(DETAIL_ROWS_MAX), [174 / len(df.columns)] * len(df.columns), st, right=numeric))
+        if len(df) > DETAIL_ROWS_MAX:
+            flow += [Spacer(1, 1.5 * mm), Paragraph(f"…共{len(df)}条，列示前{DETAIL_ROWS_MAX}条。", st["note"])]
+        return flow
+    return build
+
+
+def _documents_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
     counts = sections["文档归档统计"]
     quarantine = sections["文档隔离清单"]
     archived, isolated = (int(v) for v in counts["文件数"])
-    flow = [*_heading("六、文档归档与隔离", st),
+    flow = [*_heading(title, st),
             Paragraph(f"本期已归档文件 <b>{archived}</b> 个，已隔离文件 <b>{isolated}</b> 个。", st["body"]),
             Spacer(1, 2 * mm)]
     if quarantine.empty:
         return [*flow, Paragraph("无隔离文件。", st["body"])]
     return [*flow, _table(quarantine, [70, 104], st)]
+
+
+CHINESE_NUMERALS = "一二三四五六七八九十"
+
+
+def _numeral(n: int) -> str:
+    """1 → 一, 10 → 十, 12 → 十二, 20 → 二十 (section numbers)."""
+    if n <= 10:
+        return CHINESE_NUMERALS[n - 1]
+    tens, units = divmod(n, 10)
+    return (CHINESE_NUMERALS[tens - 1] if tens > 1 else "") + "十" + (CHINESE_NUMERALS[units - 1] if units else "")
+
+
+def _section_plan(sections: dict[str, pd.DataFrame], pack: dict) -> list[tuple[str, Callable]]:
+    """(heading, builder) in report order; optional sections only when their table exists."""
+    thresholds = pack["summary"]["thresholds"]
+    plan = [("资产概况", "资产概况", _overview),
+            ("指标趋势", "不良率与拨备覆盖趋势", lambda t, s, st: _trend_section(t, s, st, thresholds)),
+            ("五级分类分布", "五级分类分布", _tier_section),
+            ("分类迁徙", "五级分类迁徙", _migration_section),
+            ("逾期账龄", "逾期账龄", _ageing_section),
+            ("前十大借款人", "前十大借款人", _top_section),
+            ("集中度指标", "集中度", _concentration_section),
+            ("关注及不良贷款明细", "关注及不良贷款明细", _watch_section),
+            *((title, title, _generic_section(title)) for title in OPTIONAL_SECTIONS.values()),
+            ("文档归档统计", "文档归档与隔离", _documents_section)]
+    present = [(heading, build) for key, heading, build in plan if key in sections]
+    return [(f"{_numeral(i)}、{heading}", build) for i, (heading, build) in enumerate(present, start=1)]
 
 
 def _decorate(canvas: Canvas, doc: BaseDocTemplate, inst: dict, period: str) -> None:
@@ -483,14 +736,8 @@ def render_management_pdf(pack: dict) -> bytes:
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame],
                                        onPage=lambda c, d: _decorate(c, d, inst, period))])
-    story = [
-        *_title_block(pack, st),
-        *_overview(sections, st),
-        *_tier_section(sections, st),
-        *_ageing_section(sections, st),
-        *_top_section(sections, st),
-        *_watch_section(sections, st),
-        *_documents_section(sections, st),
-    ]
+    story = _title_block(pack, st)
+    for heading, build in _section_plan(sections, pack):
+        story += build(heading, sections, st)
     doc.build(story, canvasmaker=_canvas_class(pdf_date_string(inst["report_date"])))
     return buffer.getvalue()

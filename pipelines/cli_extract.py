@@ -1,0 +1,101 @@
+"""`postloan extract PATH.pdf`: what the pipeline reads from one document, as JSON, for an analyst.
+
+The same functions as the pipeline: triage (plugins.documents.triage.inspect_pdf, as the inbox
+asset runs it, with the limits of config/documents.yaml), then statement or contract extraction
+(plugins.documents.extract_statement / extract_contract, as the extract assets run them).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import fields
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+CLASSES = ("financial_statement", "loan_contract", "lease_contract")
+
+
+def register_extract_command(sub: argparse._SubParsersAction) -> None:
+    """Add `extract` to the top-level command line (pipelines/cli.py)."""
+    parser = sub.add_parser("extract", help="triage and extract one PDF; print the result as JSON")
+    parser.add_argument("path", type=Path, help="a PDF file")
+    parser.add_argument("--declared-class", choices=CLASSES,
+                        help="the class it was delivered as (default: the class its first pages read as)")
+    parser.add_argument("--all-lines", action="store_true",
+                        help="every printed line item, not only the canonical figures")
+    parser.set_defaults(func=cmd_extract)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from pipelines.cli import _config
+
+    limits = _config().documents
+    result = extract_file(args.path.read_bytes(), args.declared_class, limits.max_bytes, limits.max_pages,
+                          all_lines=args.all_lines)
+    json.dump({"file": str(args.path), **result}, sys.stdout, ensure_ascii=False, indent=2, default=_json)
+    sys.stdout.write("\n")
+    return 0 if result["status"] == "extracted" else 3
+
+
+def extract_file(data: bytes, declared_class: str | None, max_bytes: int, max_pages: int,
+                 all_lines: bool = False) -> dict[str, Any]:
+    """Triage, then the statements' figures or the contract's terms, each with provenance."""
+    from plugins.documents import extract_contract, extract_statement, inspect_pdf, load_chart_of_accounts
+
+    from pipelines import settings
+
+    head: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    triage = inspect_pdf(data, declared_class or "financial_statement", max_bytes, max_pages)
+    if not triage.ok and not (declared_class is None and triage.reason_code == "mislabelled"):
+        return {**head, "status": "quarantined", "reason_code": triage.reason_code, "reason": triage.reason,
+                "pages": triage.page_count}
+    kind = triage.detected_class
+    head.update({"status": "extracted", "kind": kind, "pages": triage.page_count})
+    if kind == "financial_statement":
+        chart = load_chart_of_accounts(settings.config_dir() / "chart_of_accounts.yaml")
+        return {**head, **statement_json(extract_statement(data, chart), all_lines)}
+    return {**head, **contract_json(extract_contract(data))}
+
+
+def statement_json(extraction, all_lines: bool = False) -> dict[str, Any]:
+    chosen = extraction.figures if all_lines else [
+        f for scope in extraction.scopes() for f in extraction.canonical_figures(scope=scope)]
+    return {
+        "period_end": extraction.period_end, "entity": extraction.entity, "currency": extraction.currency,
+        "unit": extraction.unit, "scopes": extraction.scopes(), "preferred_scope": (extraction.scopes() or [None])[0],
+        "statement_pages": extraction.pages, "pages_laid_out": extraction.located_pages,
+        "figures": [_figure(f) for f in chosen],
+    }
+
+
+def _figure(f) -> dict[str, Any]:
+    return {
+        "statement": f.statement, "scope": f.scope, "canonical": f.canonical,
+        "current": f.current, "prior": f.prior, "unit": f.unit, "multiplier": f.multiplier,
+        "current_base_unit": f.current_yuan, "prior_base_unit": f.prior_yuan, "currency": f.currency,
+        "provenance": {"page": f.page, "bbox": list(f.bbox), "label": f.label, "note": f.note},
+    }
+
+
+def contract_json(extraction) -> dict[str, Any]:
+    terms = {}
+    for fld in fields(extraction):
+        if fld.name in ("provenance", "warnings"):
+            continue
+        value = getattr(extraction, fld.name)
+        where = extraction.provenance.get(fld.name)
+        terms[fld.name] = {"value": value, "provenance": None if where is None else
+                           {"page": where.page, "bbox": list(where.bbox), "text": where.text}}
+    return {"contract_kind": extraction.contract_kind, "terms": terms, "warnings": extraction.warnings}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,59 @@
+"""Classify one period end of a core-system extract: the loan book, its verdicts, its optional inputs."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from plugins.classification.engine import Verdict, apply_debtor_rule, classify_book
+from plugins.classification.overrides import Override, RefusedOverride, apply_overrides
+from plugins.classification.rules import ClassificationRule
+from plugins.config import Classification
+from plugins.portfolio.loanbook import loan_facts, open_book
+
+# Optional inbox tables (core/YYYY-MM/<name>.csv): read and archived when delivered, never required.
+OPTIONAL_TABLES = ("overrides", "external_overdue_share")
+EXTERNAL_SHARE_COLUMNS = ("borrower_id", "overdue_90_share")
+
+
+def external_overdue_share(frame: pd.DataFrame | None) -> dict[str, Decimal] | None:
+    """borrower_id → share (0–1) of its debts at all institutions more than 90 days overdue; None when absent."""
+    if frame is None:
+        return None
+    missing = [c for c in EXTERNAL_SHARE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"external_overdue_share.csv lacks columns: {', '.join(missing)}")
+    shares = {}
+    for row_no, (borrower, text) in enumerate(zip(frame["borrower_id"], frame["overdue_90_share"]), start=1):
+        try:
+            share = Decimal(str(text).strip())
+        except InvalidOperation:
+            raise ValueError(f"external_overdue_share.csv row {row_no}: overdue_90_share {text!r} is not a number") from None
+        if not Decimal(0) <= share <= Decimal(1):
+            raise ValueError(f"external_overdue_share.csv row {row_no}: overdue_90_share {share} is not within 0–1")
+        shares[str(borrower)] = share
+    return shares
+
+
+def classify_period(extract: Mapping[str, pd.DataFrame], as_of: date, config: Classification,
+                    rules: Sequence[ClassificationRule], overdue_share: Mapping[str, Decimal] | None = None,
+                    overrides: Sequence[Override] = ()) -> tuple[pd.DataFrame, list[Verdict], list[RefusedOverride]]:
+    """The open book at `as_of`, one verdict per loan in the book's order, and the refused overrides.
+
+    Overrides come after every rule (a person judges the rules' result); the in-house debtor rule then
+    runs again, because a claim a person moved to non-performing counts towards its debtor's share.
+    """
+    book = open_book(dict(extract), as_of)
+    loans = loan_facts(book, as_of)
+    verdicts = classify_book(loans, config, rules, overdue_share)
+    refused: list[RefusedOverride] = []
+    if overrides:
+        verdicts, refused = apply_overrides(verdicts, overrides, as_of.strftime("%Y-%m"), config)
+        verdicts = apply_debtor_rule(loans, verdicts, config)
+    return book, verdicts, refused
+
+
+def previous_month_end(as_of: date) -> date:
+    return date.fromordinal(as_of.replace(day=1).toordinal() - 1)
