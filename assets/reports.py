@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, AssetOut, MaterializeResult, MetadataValue, asset, multi_asset
 
 from assets.common import markdown_table
 from pipelines import settings
@@ -56,7 +56,8 @@ def risk_sections(watch_list: pd.DataFrame, tier_migration: dict, early_warning_
     high = early_warning_signals[early_warning_signals["severity"] == "high"]
     return {
         "watch_list": watch_list[["contract_id", "borrower_name", "tier_name", "dpd", "balance_cents",
-                                  "recommended_action", "responsible_role"]],
+                                  "recommended_action", "responsible_role"]].rename(
+            columns={"recommended_action": "建议措施", "responsible_role": "责任岗位"}),
         "migration": migration,
         "early_warning": high[["contract_id", "signal", "severity", "evidence"]],
         "ecl_summary": by_stage,
@@ -113,32 +114,28 @@ def portfolio_trend(context: AssetExecutionContext, loan_provisions: pd.DataFram
                                                         "loan_provision_ratio"]], max_rows=24))})
 
 
-@asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
-       description="The monthly post-loan management report (PDF, Chinese, with charts).")
-def management_report(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
-                      portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
-                      early_warning_signals: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
+@multi_asset(
+    partitions_def=monthly_partitions, group_name="reports",
+    outs={"management_report": AssetOut(io_manager_key="work_io_manager",
+                                        description="The monthly post-loan management report (PDF, Chinese, charts)."),
+          "management_workbook": AssetOut(io_manager_key="work_io_manager",
+                                          description="The same pack as an Excel workbook, one sheet per section.")},
+)
+def management_pack_files(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
+                          portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
+                          early_warning_signals: pd.DataFrame, config: PostloanConfigResource):
+    """One pack, rendered twice: the PDF people read and the workbook analysts filter."""
     from plugins.reports.management import render_management_pdf
-
-    sections = risk_sections(watch_list, tier_migration, early_warning_signals, loan_provisions)
-    pack = management_pack(config.get(), context.partition_key, loan_provisions, inbox_documents, portfolio_trend,
-                           sections)
-    pdf = render_management_pdf(pack)
-    return MaterializeResult(value=pdf, metadata={"bytes": len(pdf), "trend_months": len(portfolio_trend)})
-
-
-@asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
-       description="The same management pack as an Excel workbook for analysts, one sheet per section.")
-def management_workbook(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
-                        portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
-                        early_warning_signals: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
     from plugins.reports.management_xlsx import render_management_xlsx
 
     sections = risk_sections(watch_list, tier_migration, early_warning_signals, loan_provisions)
     pack = management_pack(config.get(), context.partition_key, loan_provisions, inbox_documents, portfolio_trend,
                            sections)
-    workbook = render_management_xlsx(pack)
-    return MaterializeResult(value=workbook, metadata={"bytes": len(workbook)})
+    pdf, workbook = render_management_pdf(pack), render_management_xlsx(pack)
+    yield MaterializeResult(asset_key="management_report", value=pdf,
+                            metadata={"bytes": len(pdf), "trend_months": len(portfolio_trend),
+                                      "watch_list": len(watch_list)})
+    yield MaterializeResult(asset_key="management_workbook", value=workbook, metadata={"bytes": len(workbook)})
 
 
 @asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
