@@ -2,6 +2,7 @@
 #   make demo   the whole post-loan month on the bundled sample portfolio
 #   make test   the test suite (what CI runs)
 #   make ui     the Dagster UI on the same project and state
+#   make bench  the benchmarks under bench/ (print figures; not tests)
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ STATE := $(CURDIR)/.state
 export POSTLOAN_STATE_DIR ?= $(STATE)
 export DAGSTER_HOME ?= $(STATE)/dagster_home
 
-.PHONY: install demo test test-slow ui s3-start s3-stop clean
+.PHONY: install demo test test-slow bench ui s3-start s3-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -m slow
+
+bench: install
+	$(PY) bench/extraction.py
+	$(PY) bench/archive_lookup.py
 
 ui: install
 	mkdir -p $(DAGSTER_HOME)
