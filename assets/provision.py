@@ -11,7 +11,7 @@ from plugins import registry
 from plugins.config import PostloanConfig
 from plugins.ingest import month_end
 from plugins.money import yuan
-from plugins.provisioning import EclInputs, expected_credit_loss, indicators
+from plugins.provisioning import EclInputs, expected_credit_loss, general_reserve_2012, indicators
 from plugins.provisioning.concentration import concentration_checks
 from plugins.provisioning.ecl import inputs_from_extract
 from plugins.provisioning.history import migration_matrix_at
@@ -59,6 +59,7 @@ def loan_provisions(context: AssetExecutionContext, loan_classification: pd.Data
     inputs = ecl_inputs(core_system_extract, tier_history, as_of, cfg)
     frame = provisioned_book(loan_classification, inputs, cfg)
     result = indicators(frame, frame["booked_provision_cents"], cfg.provisioning)
+    reserve = general_reserve_2012(frame, int(frame["booked_provision_cents"].sum()), cfg.provisioning)
     checks = concentration_checks(frame, core_system_extract["borrowers"], cfg.institution.kind,
                                   cfg.provisioning.concentration)
     breaches = checks[checks["breach"]]
@@ -75,6 +76,8 @@ def loan_provisions(context: AssetExecutionContext, loan_classification: pd.Data
         "loan_provision_ratio": float(result.loan_provision_ratio or 0),
         "binding_constraint": result.binding_constraint,
         "indicators": MetadataValue.json(result.as_dict()),
+        "general_reserve_2012": MetadataValue.json({k: (float(yuan(v)) if k.endswith("_cents") else v)
+                                                    for k, v in reserve.__dict__.items()}),
         "provisions_yuan": MetadataValue.json(totals),
         "ecl_yuan": float(yuan(int(frame["ecl_cents"].sum()))),
         "side_by_side": MetadataValue.md(_side_by_side(frame)),

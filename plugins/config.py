@@ -251,6 +251,7 @@ class Provisioning(_Strict):
     regulatory_2002: Regulatory2002
     standard_2012: Standard2012
     thresholds: Thresholds
+    targets: Thresholds | None = None  # the institution's own, usually stricter than the regulator's
     ecl: Ecl
     concentration: Concentration
 

@@ -95,3 +95,35 @@ def test_scenario_weights_must_sum_to_one(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace('weight: "0.60"', 'weight: "0.70"'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"provisioning\.yaml.*ecl\.scenarios.*sum to exactly 1"):
         load_config(tmp_path / "config")
+
+
+def test_the_institutions_own_targets_are_judged_beside_the_regulators():
+    # NPL ratio 4%: within the regulator's 5% ceiling, above a board target of 3%.
+    b = book((1, 9_600_000_00), (3, 400_000_00))
+    targets = CFG.thresholds.model_copy(update={"npl_ratio_max": Decimal("0.03")})
+    result = indicators(b, Regulatory2002().provisions(b, CFG), CFG.model_copy(update={"targets": targets}))
+    assert result.npl_ratio_ok and result.targets_met["npl_ratio"] is False
+
+
+def test_without_targets_only_the_thresholds_are_judged():
+    b = book((1, 1_000_000_00))
+    assert indicators(b, Regulatory2002().provisions(b, CFG), CFG.model_copy(update={"targets": None})).targets_met is None
+
+
+def test_2012_general_reserve_is_the_potential_risk_above_the_impairment_allowance():
+    # 10,000,000 正常 (1.5% → 150,000) + 1,000,000 次级 (30% → 300,000): potential risk 450,000.
+    # Impairment allowance 200,000 → difference 250,000, above the floor 1.5% × 11,000,000 = 165,000.
+    from plugins.provisioning import general_reserve_2012
+
+    reserve = general_reserve_2012(book((1, 10_000_000_00), (3, 1_000_000_00)), 200_000_00, CFG)
+    assert (reserve.potential_risk_cents, reserve.difference_cents, reserve.floor_cents) == (
+        450_000_00, 250_000_00, 165_000_00)
+    assert reserve.required_cents == 250_000_00 and reserve.binding == "difference"
+
+
+def test_2012_general_reserve_never_falls_below_one_and_a_half_percent_of_risk_assets():
+    # Allowance 400,000 leaves a difference of 50,000 (450,000 − 400,000), below the floor of 165,000.
+    from plugins.provisioning import general_reserve_2012
+
+    reserve = general_reserve_2012(book((1, 10_000_000_00), (3, 1_000_000_00)), 400_000_00, CFG)
+    assert reserve.required_cents == 165_000_00 and reserve.binding == "floor"

@@ -68,6 +68,7 @@ class Indicators:
     provision_coverage_ok: bool
     loan_provision_ratio_ok: bool
     binding_constraint: str
+    targets_met: dict[str, bool] | None = None  # the institution's own targets, when configured
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in self.__dict__.items()}
@@ -100,4 +101,31 @@ def indicators(book: pd.DataFrame, booked: pd.Series, config: Provisioning) -> I
         provision_coverage_ok=coverage is None or coverage >= t.provision_coverage_min,
         loan_provision_ratio_ok=provision_ratio is not None and provision_ratio >= t.loan_provision_ratio_min,
         binding_constraint=binding,
+        targets_met=None if config.targets is None else {
+            "npl_ratio": npl_ratio is not None and npl_ratio <= config.targets.npl_ratio_max,
+            "provision_coverage": coverage is None or coverage >= config.targets.provision_coverage_min,
+            "loan_provision_ratio": provision_ratio is not None and provision_ratio >= config.targets.loan_provision_ratio_min,
+        },
     )
+
+
+@dataclass(frozen=True)
+class GeneralReserve2012:
+    """金融企业准备金计提管理办法 (2012) art. 6: the general reserve to hold at period end."""
+    potential_risk_cents: int
+    impairment_allowance_cents: int
+    difference_cents: int
+    floor_cents: int
+    required_cents: int
+    binding: str  # "difference" or "floor"
+
+
+def general_reserve_2012(book: pd.DataFrame, impairment_allowance_cents: int, config: Provisioning) -> GeneralReserve2012:
+    """The potential-risk estimate above the impairment allowance, but never below the floor rate
+    (1.5% by default) of period-end risk assets; risk assets here are the loan balances."""
+    potential = int(Standard2012().provisions(book, config).sum())
+    difference = max(potential - impairment_allowance_cents, 0)
+    floor = cents_times_rate(int(book["balance_cents"].sum()), config.standard_2012.general_reserve_min_rate)
+    required = max(difference, floor)
+    return GeneralReserve2012(potential, impairment_allowance_cents, difference, floor, required,
+                              "difference" if difference >= floor else "floor")
