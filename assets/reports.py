@@ -78,7 +78,8 @@ def management_pack(cfg: PostloanConfig, period: str, loan_provisions: pd.DataFr
                     "provision_coverage": result.provision_coverage,
                     "loan_provision_ratio": result.loan_provision_ratio,
                     "thresholds": {"npl_ratio_max": t.npl_ratio_max, "provision_coverage_min": t.provision_coverage_min,
-                                   "loan_provision_ratio_min": t.loan_provision_ratio_min}},
+                                   "loan_provision_ratio_min": t.loan_provision_ratio_min},
+                    "targets": cfg.provisioning.targets.model_dump() if cfg.provisioning.targets else None},
         "documents": {"archived": int((inbox_documents["status"] == "archived").sum()),
                       "quarantined": len(quarantined),
                       "quarantine": [{"file_name": r.file_name, "reason": r.reason}

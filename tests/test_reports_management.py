@@ -254,3 +254,14 @@ def test_rendered_pages_show_charts_and_chinese_text(tmp_path: Path) -> None:
     text = "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
     for words in ("贷后管理月度报告", "不良率与拨备覆盖趋势", "五级分类迁徙", "集中度", "观察名单", "预期信用损失"):
         assert words in text
+
+
+def test_the_institutions_own_targets_are_marked_beside_the_regulators_thresholds() -> None:
+    # NPL ratio 3.20%: within the regulator's 5% ceiling (达标), above a board target of 3% (未达标).
+    pack = make_pack()
+    pack["summary"]["targets"] = {"npl_ratio_max": D("0.03"), "provision_coverage_min": D("1.80"),
+                                  "loan_provision_ratio_min": D("0.03")}
+    overview = management_sections(pack)["资产概况"].set_index("指标")
+    assert overview.loc["不良贷款率", "评价"] == "达标"
+    assert overview.loc["不良贷款率（内部目标）", "评价"] == "未达标"
+    assert overview.loc["贷款拨备率（内部目标）", "评价"] == "达标"  # 3.00% ≥ 3%

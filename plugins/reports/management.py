@@ -147,6 +147,14 @@ def _key_figures(pack: dict) -> pd.DataFrame:
         _ratio_row("拨备覆盖率", s.get("provision_coverage"), th["provision_coverage_min"], is_max=False),
         _ratio_row("贷款拨备率", s.get("loan_provision_ratio"), th["loan_provision_ratio_min"], is_max=False),
     ]
+    targets = s.get("targets")  # the institution's own, judged beside the regulator's
+    if targets:
+        rows += [
+            _ratio_row("不良贷款率（内部目标）", s.get("npl_ratio"), targets["npl_ratio_max"], is_max=True),
+            _ratio_row("拨备覆盖率（内部目标）", s.get("provision_coverage"), targets["provision_coverage_min"], is_max=False),
+            _ratio_row("贷款拨备率（内部目标）", s.get("loan_provision_ratio"), targets["loan_provision_ratio_min"],
+                       is_max=False),
+        ]
     return pd.DataFrame(rows, columns=["指标", "本期值", "阈值", "评价"])
 
 
