@@ -245,8 +245,22 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from plugins.config import _FILES as CONFIG_FILES, load_yaml_model
+    from plugins.documents.statements import ChartOfAccounts
+    from plugins.reports.east import load_east_spec
+    from plugins.validation import load_validation_config
+
     cfg = _config()
-    print(f"configuration in {cfg.config_dir} is valid (sha256 {cfg.digest})")
+    # Files with their own loaders are checked too, so a typo fails here rather than mid-run.
+    load_validation_config(cfg.config_dir / "validation.yaml")
+    load_east_spec(cfg.config_dir)
+    load_yaml_model(cfg.config_dir / "chart_of_accounts.yaml", ChartOfAccounts)
+    checked = sorted([f"{name}.yaml" for name in CONFIG_FILES] + ["validation.yaml", "east.yaml",
+                                                                   "chart_of_accounts.yaml"])
+    print(f"configuration in {cfg.config_dir} is valid (sha256 {cfg.digest}): {', '.join(checked)}")
+    unchecked = sorted(p.name for p in cfg.config_dir.glob("*.yaml") if p.name not in checked)
+    if unchecked:
+        print(f"not validated (no loader knows them, but they count in the digest): {', '.join(unchecked)}")
     return 0
 
 

@@ -63,3 +63,17 @@ def test_the_digest_changes_with_any_setting(config_copy: Path):
     path = config_copy / "classification.yaml"
     path.write_text(path.read_text().replace("technical_grace_days: 0", "technical_grace_days: 3"))
     assert config_digest(config_copy) != before
+
+
+def test_config_check_validates_the_east_field_spec_too(config_copy: Path, monkeypatch, capsys):
+    from pipelines import cli
+
+    monkeypatch.setenv("POSTLOAN_CONFIG_DIR", str(config_copy))
+    assert cli.main(["config", "check"]) == 0
+    assert "east.yaml" in capsys.readouterr().out
+
+    path = config_copy / "east.yaml"
+    path.write_text(path.read_text().replace("encoding: gb18030", "encodng: gb18030"))
+    assert cli.main(["config", "check"]) == 2
+    error = capsys.readouterr().err
+    assert "east.yaml" in error and "encodng" in error

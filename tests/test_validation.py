@@ -233,3 +233,16 @@ def test_value_set_from_unknown_frame_is_rejected(tmp_path):
     path = _write_variant(tmp_path, edit)
     with pytest.raises(ConfigError, match="contracts"):
         load_validation_config(path)
+
+
+def test_data_docs_page_shows_the_failed_expectation_and_is_reproducible(frames, config):
+    from plugins.reports.evidence import gx_data_docs_html
+
+    _set(frames, "loans", "HT2024-0004", "annual_rate", "0.36")
+    first = gx_data_docs_html(validate_extract(frames, config).gx_results)
+    again = gx_data_docs_html(validate_extract(frames, config).gx_results)
+    assert set(first) == set(frames)
+    assert first == again  # byte-identical across runs: no load times, random ids or cache busters
+    loans = first["loans"].decode("utf-8")
+    assert "<html" in loans and "postloan_loans" in loans
+    assert "annual_rate" in loans and "0.36" in loans and "Failed" in loans
