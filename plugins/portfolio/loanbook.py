@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from functools import lru_cache
 
 import pandas as pd
 
@@ -23,28 +24,48 @@ def read_csv_bytes(data: bytes) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8")
 
 
+@lru_cache(maxsize=65536)
+def _text_cents(text: str) -> int:
+    # Amounts repeat across instalments and month ends; parse each distinct text once, exactly.
+    return to_cents(text) if text else 0
+
+
 def _cents(column: pd.Series) -> pd.Series:
-    return column.map(lambda v: to_cents(v) if v not in ("", None) else 0).astype("int64")
+    return column.map(lambda v: _text_cents(v) if v is not None else 0).astype("int64")
 
 
 def _dates(column: pd.Series) -> pd.Series:
     return pd.to_datetime(column.replace("", None), format="ISO8601").dt.date
 
 
-def instalment_status(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Per in-force instalment due by `as_of`: amounts due, paid by `as_of`, and whether settled."""
+def _on_or_before(days: pd.Series, contract_ids: pd.Series, as_of: date | pd.Series) -> pd.Series:
+    """days <= as_of, where as_of is one date or a per-contract date (contract_id → date)."""
+    if not isinstance(as_of, pd.Series):
+        return days <= as_of
+    cutoff = contract_ids.map(as_of)
+    known = cutoff.notna()
+    within = pd.Series(False, index=days.index)
+    within[known] = [d <= c for d, c in zip(days[known], cutoff[known])]
+    return within
+
+
+def instalment_status(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: date | pd.Series) -> pd.DataFrame:
+    """Per in-force instalment due by `as_of`: amounts due, paid by `as_of`, and whether settled.
+
+    `as_of` is one date for every contract, or a Series contract_id → date (contracts not in it drop out).
+    """
     sched = schedules.copy()
     sched["schedule_version"] = sched["schedule_version"].astype(int)
     in_force = sched.groupby("contract_id")["schedule_version"].transform("max")
     sched = sched[sched["schedule_version"] == in_force].copy()
     sched["due_date"] = _dates(sched["due_date"])
-    sched = sched[sched["due_date"] <= as_of]
+    sched = sched[_on_or_before(sched["due_date"], sched["contract_id"], as_of)]
     sched["principal_due_cents"] = _cents(sched["principal_due"])
     sched["interest_due_cents"] = _cents(sched["interest_due"])
 
     pay = payments.copy()
     pay["paid_date"] = _dates(pay["paid_date"])
-    pay = pay[pay["paid_date"] <= as_of]
+    pay = pay[_on_or_before(pay["paid_date"], pay["contract_id"], as_of)]
     pay["schedule_version"] = pay["schedule_version"].astype(int)
     pay["principal_paid_cents"] = _cents(pay["principal_paid"])
     pay["interest_paid_cents"] = _cents(pay["interest_paid"])
@@ -123,20 +144,28 @@ def _before_restructuring(extract: dict[str, pd.DataFrame], book: pd.DataFrame) 
     """
     columns = ["contract_id", "dpd_before_restructure", "months_observed_at_restructure",
                "periods_observed_at_restructure"]
-    rows = []
     restructured = book[book["restructured_on"].notna()]
+    if restructured.empty:
+        return pd.DataFrame(columns=columns).astype({c: "Int64" for c in columns[1:]})
+    day_before = pd.Series([d - timedelta(days=1) for d in restructured["restructured_on"]],
+                           index=restructured["contract_id"].to_numpy())
     schedules, payments = extract["schedules"], extract["payments"]
+    first = schedules[schedules["contract_id"].isin(day_before.index)]
+    first = first[first["schedule_version"].astype(int) == 1]
+    paid = payments[payments["contract_id"].isin(day_before.index)]
+    paid = paid[paid["schedule_version"].astype(int) == 1]
+    status = instalment_status(first, paid, day_before)  # all contracts at once, each at its own date
+    by_contract = {cid: part for cid, part in status.groupby("contract_id")}
+    rows = []
     for row in restructured.itertuples(index=False):
-        cid, day_before = row.contract_id, row.restructured_on - timedelta(days=1)
-        sched = schedules[(schedules["contract_id"] == cid) & (schedules["schedule_version"].astype(int) == 1)]
-        pay = payments[(payments["contract_id"] == cid) & (payments["schedule_version"].astype(int) == 1)]
-        status = instalment_status(sched, pay, day_before)
-        unpaid = status[~status["settled"]]
-        dpd = int((day_before - unpaid["due_date"].min()).days) if len(unpaid) else 0
+        cid, before = row.contract_id, day_before[row.contract_id]
+        part = by_contract.get(cid, status.iloc[:0])
+        unpaid = part[~part["settled"]]
+        dpd = int((before - unpaid["due_date"].min()).days) if len(unpaid) else 0
         months = periods = None
-        if row.issuance_type == "重组" and len(status):
-            months = _months_between(status["due_date"].min(), day_before)
-            periods = int(status["settled"].sum())
+        if row.issuance_type == "重组" and len(part):
+            months = _months_between(part["due_date"].min(), before)
+            periods = int(part["settled"].sum())
         rows.append({"contract_id": cid, "dpd_before_restructure": dpd,
                      "months_observed_at_restructure": months, "periods_observed_at_restructure": periods})
     frame = pd.DataFrame(rows, columns=columns)
