@@ -72,12 +72,21 @@ def register_archive_commands(actions: argparse._SubParsersAction) -> None:
     verify_bundle = actions.add_parser("verify-bundle", help="verify an audit bundle offline (no server)")
     verify_bundle.add_argument("file")
     verify_bundle.set_defaults(func=cmd_verify_bundle)
+    restore = actions.add_parser("restore-config",
+                                 help="restore the config/ folder a report was made with (its manifest's "
+                                      "configuration input) into a new folder")
+    restore.add_argument("hash", help="SHA-256 (or unique prefix) of the archived config_snapshot.json")
+    restore.add_argument("--into", required=True, help="a new or empty folder")
+    redeliver = actions.add_parser("redeliver", help="put a month's delivery back into the inbox from the "
+                                                     "archive alone (to re-run the month)")
+    redeliver.add_argument("period", metavar="YYYY-MM")
     log = actions.add_parser("log", help="read, verify or export the access log")
     log.add_argument("--actor")
     log.add_argument("--target")
     log.add_argument("--export", action="store_true", help="archive the entries not yet exported")
     for parser, func in ((hold, cmd_hold), (release, cmd_release), (holds, cmd_holds), (extend, cmd_extend),
-                         (audit, cmd_audit), (rebuild, cmd_rebuild), (bundle, cmd_bundle), (log, cmd_log)):
+                         (audit, cmd_audit), (rebuild, cmd_rebuild), (bundle, cmd_bundle), (log, cmd_log),
+                         (restore, cmd_restore_config), (redeliver, cmd_redeliver)):
         _identity(parser)
         parser.set_defaults(func=func)
 
@@ -131,6 +140,34 @@ def cmd_logged_lookup(args: argparse.Namespace) -> int:
         from pipelines.cli import cmd_archive
 
         return cmd_archive(args)
+    return _guarded(run)
+
+
+def cmd_restore_config(args: argparse.Namespace) -> int:
+    def run() -> int:
+        from plugins.config_snapshot import restore_config_snapshot
+
+        snapshot = _session(args).get(args.hash)  # access-checked and logged like any archive read
+        digest = restore_config_snapshot(snapshot, args.into)
+        print(f"restored configuration {digest} into {args.into}; run with POSTLOAN_CONFIG_DIR={args.into}")
+        return 0
+    return _guarded(run)
+
+
+def cmd_redeliver(args: argparse.Namespace) -> int:
+    def run() -> int:
+        from plugins.archive.redeliver import delivery_from_archive
+        from plugins.inbox import deliver
+
+        session = _session(args)
+        target = f"delivery/{args.period}"
+        session.require("get", target)
+        tables, documents = delivery_from_archive(session.archive, args.period)
+        written = deliver(session.archive.store, args.period, tables, documents)
+        session.log("get", target, {"tables": sorted(tables), "documents": len(documents)})
+        print(f"redelivered {args.period} from the archive: {len(tables)} core tables, {len(documents)} documents "
+              f"({written} inbox objects); run it with `postloan run month {args.period}`")
+        return 0
     return _guarded(run)
 
 

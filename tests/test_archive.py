@@ -109,3 +109,31 @@ def test_a_catalog_that_lags_the_store_indexes_the_stored_version(archive, tmp_p
     fresh = Archive(archive.store, Catalog(f"sqlite:///{tmp_path / 'fresh.sqlite'}"), archive.retention)
     again, new = fresh.archive_document(data, _meta(name="lagging.pdf"))
     assert not new and again == record
+
+
+def test_a_configuration_snapshot_is_kept_as_long_as_the_latest_report_made_with_it(archive, tmp_path):
+    from plugins.config import DEFAULT_CONFIG_DIR, config_digest
+    from plugins.config_snapshot import config_snapshot, restore_config_snapshot
+
+    snapshot = config_snapshot(DEFAULT_CONFIG_DIR) + b" "  # a snapshot of its own in this test's archive
+    first = archive.keep_configuration(snapshot, date(2026, 9, 30))
+    later = archive.keep_configuration(snapshot, date(2027, 3, 31))
+    assert first.sha256 == later.sha256 and len(archive.catalog.find_documents(sha256=first.sha256)) == 1
+    # configuration: 10 years from the period end; the second report moves it to 2037-03-31
+    assert datetime.fromisoformat(first.retain_until) == datetime(2036, 9, 30, tzinfo=timezone.utc)
+    assert datetime.fromisoformat(later.retain_until) == datetime(2037, 3, 31, tzinfo=timezone.utc)
+    info = archive.store.info(archive.bucket, later.object_key, later.version_id)
+    assert info.retain_until == datetime(2037, 3, 31, tzinfo=timezone.utc)
+    # restored from the archive, the folder hashes to the digest the manifests name
+    assert restore_config_snapshot(archive.fetch(first.sha256), tmp_path / "restored") == config_digest(DEFAULT_CONFIG_DIR)
+
+
+def test_a_file_delivered_again_unchanged_is_an_input_of_the_later_month_too(archive):
+    table = b"borrower_id,name\nB0001,unchanged\n"
+    august, _ = archive.archive_document(table, _meta("borrowers.csv", doc_class="core_extract", period="2026-08"))
+    september, new = archive.archive_document(table, _meta("borrowers.csv", doc_class="core_extract", period="2026-09"))
+    assert not new and september.period == "2026-08"  # stored once, under its first delivery
+    assert [(r["original_name"], r["sha256"]) for r in archive.catalog.receipts("2026-09")] == [
+        ("borrowers.csv", august.sha256)]
+    archive.archive_document(table, _meta("borrowers.csv", doc_class="core_extract", period="2026-09"))
+    assert len(archive.catalog.receipts("2026-09")) == 1  # a re-run records nothing twice

@@ -77,3 +77,15 @@ def test_config_check_validates_the_east_field_spec_too(config_copy: Path, monke
     assert cli.main(["config", "check"]) == 2
     error = capsys.readouterr().err
     assert "east.yaml" in error and "encodng" in error
+
+
+def test_a_restored_configuration_snapshot_is_the_same_folder_byte_for_byte(config_copy: Path, tmp_path: Path):
+    from plugins.config_snapshot import config_snapshot, restore_config_snapshot
+
+    (config_copy / "institution.yaml").write_bytes((config_copy / "institution.yaml").read_bytes() + b"# note\r\n")
+    restored = tmp_path / "restored"
+    assert restore_config_snapshot(config_snapshot(config_copy), restored) == config_digest(config_copy)
+    assert sorted(p.name for p in restored.iterdir()) == sorted(p.name for p in config_copy.glob("*.yaml"))
+    assert load_config(restored).institution == load_config(config_copy).institution
+    with pytest.raises(FileExistsError):
+        restore_config_snapshot(config_snapshot(config_copy), restored)  # never over an existing folder

@@ -72,11 +72,16 @@ class Archive:
 
     def archive_document(self, data: bytes, meta: DocumentMeta) -> tuple[DocumentRecord, bool]:
         """Store `data` once; returns its catalog record and whether it was new."""
-        return self._keep(data, meta, "documents", "archived", None, None)
+        return self._received(meta, *self._keep(data, meta, "documents", "archived", None, None))
 
     def quarantine_document(self, data: bytes, meta: DocumentMeta, reason_code: str, reason: str) -> tuple[DocumentRecord, bool]:
         """Keep a document that cannot be used, with its reason; nothing is lost."""
-        return self._keep(data, meta, "quarantine", "quarantined", reason_code, reason)
+        return self._received(meta, *self._keep(data, meta, "quarantine", "quarantined", reason_code, reason))
+
+    def _received(self, meta: DocumentMeta, record: DocumentRecord, new: bool) -> tuple[DocumentRecord, bool]:
+        if meta.period:
+            self.catalog.add_receipt(meta.period, record, meta.original_name)
+        return record, new
 
     def _keep(self, data: bytes, meta: DocumentMeta, prefix: str, status: str,
               reason_code: str | None, reason: str | None) -> tuple[DocumentRecord, bool]:
@@ -144,6 +149,20 @@ class Archive:
         self.store.set_retention(self.bucket, record.object_key, record.version_id, until, self.retention.mode)
         self.catalog.set_retain_until(record.sha256, until.isoformat())
         return current, until
+
+    def keep_configuration(self, snapshot: bytes, period_end: date) -> DocumentRecord:
+        """Archive a configuration snapshot once; each report that uses it keeps it at least as long as itself.
+
+        One snapshot serves many periods, so its retention is extended to the latest period's end date.
+        """
+        record, _ = self.archive_document(snapshot, DocumentMeta(doc_class="configuration",
+                                                                 original_name="config_snapshot.json",
+                                                                 period_end=period_end))
+        needed = retain_until(self.retention, "configuration", None, period_end, None)
+        if record.retain_until is None or datetime.fromisoformat(record.retain_until) < needed:
+            self.extend_retention(record.sha256, needed)
+            record = self._record(record.sha256)
+        return record
 
     def fetch(self, sha256: str) -> bytes:
         record = self._record(sha256)

@@ -51,6 +51,19 @@ publications = sa.Table(
     sa.UniqueConstraint("report_kind", "period", "file_name", "sha256", name="uq_publication"),
 )
 
+# Deliveries: which document arrived in which period under which name. The documents table keeps one
+# row per hash (the first delivery); a file delivered again unchanged in a later month (an unchanged
+# borrower table, a contract re-sent) is still an input of that month's reports, and is found here.
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("original_name", sa.String(255), primary_key=True),
+    sa.Column("doc_class", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+
 # Legal holds (诉讼 litigation, 处置 disposal) on a document, a contract or a borrower. A document is
 # held while any unreleased hold's scope matches it; the placement and release are also written to the
 # archive as locked JSON records (holds/<hold_id>/placed.json, released.json) so a rebuild restores them.
@@ -271,6 +284,22 @@ class Catalog:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(documents.c.period, documents.c.original_name, documents.c.sha256)).mappings()
             return [DocumentRecord(**row) for row in rows]
+
+    def add_receipt(self, period: str, record: DocumentRecord, name: str) -> bool:
+        """Record that `record`'s bytes were delivered in `period` as `name`; idempotent."""
+        key = {"period": period, "sha256": record.sha256, "original_name": name}
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(receipts.c.period).where(*[receipts.c[k] == v for k, v in key.items()])).first():
+                return False
+            conn.execute(receipts.insert().values(**key, doc_class=record.doc_class, status=record.status))
+        return True
+
+    def receipts(self, period: str) -> list[dict]:
+        """Every document delivered in `period` (first delivery or again), by class, name and hash."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(receipts).where(receipts.c.period == period).order_by(
+                receipts.c.doc_class, receipts.c.original_name, receipts.c.sha256)).mappings()
+            return [dict(r) for r in rows]
 
     def add_publication(self, record: PublicationRecord) -> bool:
         key = (record.report_kind, record.period, record.file_name, record.sha256)
