@@ -92,6 +92,22 @@ def test_publishing_the_same_report_twice_writes_nothing_new(archive):
     assert archive.manifest(first["manifest_key"])["inputs"] == inputs
 
 
+def test_a_report_rebuilt_from_a_changed_input_is_a_new_version_and_both_stay_retrievable(archive):
+    inputs = {"documents": [{"sha256": "a" * 64}], "config_sha256": "c" * 64, "code_version": "test"}
+    first = archive.publish("management_report", "2026-09", date(2026, 9, 30),
+                            {"report.pdf": b"%PDF-1.4 as first filed"}, inputs, "run-1")
+    corrected = {**inputs, "documents": [{"sha256": "b" * 64}]}  # a corrected payments table, say
+    second = archive.publish("management_report", "2026-09", date(2026, 9, 30),
+                             {"report.pdf": b"%PDF-1.4 after the correction"}, corrected, "run-2")
+    assert first["manifest_key"] != second["manifest_key"] and first["files"][0]["key"] != second["files"][0]["key"]
+    publications = archive.catalog.find_publications("management_report", "2026-09")
+    assert [p.run_id for p in publications] == ["run-1", "run-2"]
+    assert [archive.store.get(archive.bucket, p.object_key, p.version_id) for p in publications] == [
+        b"%PDF-1.4 as first filed", b"%PDF-1.4 after the correction"]
+    assert archive.manifest(first["manifest_key"])["inputs"] == inputs
+    assert archive.manifest(second["manifest_key"])["inputs"] == corrected
+
+
 def test_every_archived_object_carries_what_the_catalog_needs(archive):
     from plugins.archive.objectmeta import document_from_object
 
