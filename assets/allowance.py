@@ -14,6 +14,7 @@ from plugins.config import PostloanConfig
 from plugins.ingest import month_end
 from plugins.money import yuan
 from plugins.portfolio.loanbook import loan_facts
+from plugins.portfolio.performance import ageing_history, roll_rates
 from plugins.provisioning import expected_credit_loss, sensitivity
 from plugins.provisioning.history import (
     book_at,
@@ -57,17 +58,41 @@ def tier_history(context: AssetExecutionContext, core_system_extract: dict,
 
 
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
+       description="Every loan open at each month end of the flow-rate window (and the one before, for last "
+                   "month's allowance), rebuilt from this month's extract: days past due, delinquency bucket "
+                   "(M0 … M6+) and balance. The input of roll rates and of the simplified approach's "
+                   "flow-rate provision matrix (plugins/portfolio/performance.py).")
+def delinquency_history(context: AssetExecutionContext, core_system_extract: dict,
+                        config: PostloanConfigResource) -> MaterializeResult:
+    cfg = config.get()
+    as_of = month_end(context.partition_key)
+    flow = cfg.provisioning.ecl.simplified_approach.flow_rates
+    window = (flow.window_months if flow is not None else cfg.provisioning.ecl.migration.history_months) + 1
+    ends = [month_end_before(as_of, k) for k in range(window, -1, -1)]
+    frame = ageing_history(core_system_extract, ends, cfg.provisioning.ageing_buckets)
+    rates = roll_rates(frame, "balance", cfg.provisioning.ageing_buckets)
+    return MaterializeResult(value=frame, metadata={
+        "month_ends": len(ends), "first": ends[0].isoformat(), "last": ends[-1].isoformat(),
+        "loans_per_month_end": MetadataValue.json(
+            {k.isoformat(): int(v) for k, v in frame.groupby("month_end").size().items()}),
+        "roll_rates_by_balance": MetadataValue.md(markdown_table(
+            rates.map(lambda v: "" if pd.isna(v) else f"{v:.2%}").reset_index())),
+    })
+
+
+@asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
        description="Allowance (ECL) roll-forward by stage from the previous month end: opening, new loans, "
                    "repayments, write-offs, transfers between stages, recoveries, changes in risk parameters, "
                    "closing. Both ends measured from this month's extract; it adds up to the cent.")
 def allowance_movement(context: AssetExecutionContext, loan_provisions: pd.DataFrame, core_system_extract: dict,
-                       tier_history: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
+                       tier_history: pd.DataFrame, delinquency_history: pd.DataFrame,
+                       config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get()
     as_of = month_end(context.partition_key)
     previous = month_end_before(as_of)
     tiers = tier_history[tier_history["month_end"] == previous.isoformat()][["contract_id", "tier"]]
     opening_book = book_at(core_system_extract, previous).merge(tiers, on="contract_id", validate="one_to_one")
-    inputs = ecl_inputs(core_system_extract, tier_history, previous, cfg)
+    inputs = ecl_inputs(core_system_extract, tier_history, previous, cfg, delinquency_history)
     opening = expected_credit_loss(opening_book, inputs, cfg.provisioning)
     closing = loan_provisions[["contract_id", "stage", "ecl_cents"]]
     stage_now = dict(zip(closing["contract_id"], closing["stage"].astype(int)))
@@ -98,10 +123,11 @@ def allowance_movement(context: AssetExecutionContext, loan_provisions: pd.DataF
        description="Total ECL as configured, under each forward-looking scenario alone, and with every PD "
                    "shocked up and down by the configured share.")
 def ecl_sensitivity(context: AssetExecutionContext, loan_provisions: pd.DataFrame, core_system_extract: dict,
-                    tier_history: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
+                    tier_history: pd.DataFrame, delinquency_history: pd.DataFrame,
+                    config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get()
     as_of = month_end(context.partition_key)
-    inputs = ecl_inputs(core_system_extract, tier_history, as_of, cfg)
+    inputs = ecl_inputs(core_system_extract, tier_history, as_of, cfg, delinquency_history)
     book = loan_provisions.drop(columns=["ecl_cents"])
     frame = sensitivity(book, inputs, cfg.provisioning)
     booked = int(loan_provisions["ecl_cents"].sum())

@@ -16,6 +16,7 @@ from pipelines.partitions import monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins import registry
 from plugins.classification import TIER_NAMES, verdicts_frame
+from plugins.classification.impairment import read_impairment
 from plugins.classification.overrides import read_overrides, refused_frame
 from plugins.classification.period import classify_period, external_overdue_share, previous_month_end
 from plugins.ingest import month_end
@@ -42,10 +43,14 @@ def loan_classification(context: AssetExecutionContext, core_system_extract: dic
     overrides, refused = ([], []) if "overrides" not in core_system_extract else read_overrides(
         core_system_extract["overrides"])
 
+    # Individually assessed impairment (optional table): the facts of the impairment floors.
+    impairment = read_impairment(core_system_extract.get("impairment"), as_of)
+
     # Last month's tiers are recomputed from this extract, without this month's overrides or external data.
     _, previous_verdicts, _ = classify_period(core_system_extract, previous_month_end(as_of), cfg, rules)
     previous = {v.contract_id: v.tier for v in previous_verdicts}
-    book, verdicts, refused_here = classify_period(core_system_extract, as_of, cfg, rules, share, overrides)
+    book, verdicts, refused_here = classify_period(core_system_extract, as_of, cfg, rules, share, overrides,
+                                                   impairment)
     refused = refused + refused_here
     frame = book.merge(verdicts_frame(verdicts, previous), on="contract_id", validate="one_to_one")
     frame.attrs["overrides_refused"] = [r.as_dict() for r in refused]
@@ -58,6 +63,11 @@ def loan_classification(context: AssetExecutionContext, core_system_extract: dic
         "loans": len(frame),
         "rules": ", ".join(r.name for r in rules),
         "external_overdue_share": "delivered" if share is not None else "absent: cross-institution rule not evaluated",
+        "impairment_assessments": (f"delivered: {len(impairment)} assessed contract(s), "
+                                   f"{len(set(impairment) - set(frame['contract_id']))} not in the book"
+                                   if impairment is not None else "absent: impairment floors not evaluated"),
+        "credit_impaired": int(frame["credit_impaired"].sum()),
+        "borrowers_in_liquidation": int(frame.loc[frame["borrower_in_liquidation"], "borrower_id"].nunique()),
         "overrides_applied": int((frame["override_by"] != "").sum()),
         "overrides_refused": MetadataValue.md(markdown_table(refused_frame(refused))),
         "tier_distribution": MetadataValue.md(_tier_distribution(frame)),

@@ -1,4 +1,6 @@
 """Archived documents → figures and contract terms, each with page and bounding box."""
+import warnings
+
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
@@ -6,20 +8,25 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
+    BetaWarning,
     MaterializeResult,
     MetadataValue,
+    TimeWindowPartitionMapping,
     asset,
     asset_check,
 )
 
 from assets.common import markdown_table
+from pipelines import settings
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins.archive import Archive, sha256_hex
 from plugins.documents import load_chart_of_accounts
 from plugins.extraction import (
-    balance_sheet_breaks, contract_mismatches, contract_terms, statement_figures, subtotal_breaks,
+    FIGURE_COLUMNS, balance_sheet_breaks, contract_mismatches, contract_terms, previous_filing_comparisons,
+    statement_figures, subtotal_breaks,
 )
+from plugins.config import load_config
 
 CONTRACT_CLASSES = ("loan_contract", "lease_contract")
 
@@ -41,7 +48,8 @@ def statement_figures_extracted(context: AssetExecutionContext, inbox_documents:
                                 archive: ArchiveResource, config: PostloanConfigResource) -> MaterializeResult:
     chart = load_chart_of_accounts(config.get().config_dir / "chart_of_accounts.yaml")
     figures = statement_figures(_verified_documents(archive.get(), inbox_documents, ("financial_statement",)), chart,
-                                progress=context.log.info)
+                                progress=context.log.info,
+                                parent_company=config.get().documents.parent_company_statements)
     return MaterializeResult(value=figures, metadata={
         "statements": int(figures["sha256"].nunique()), "figures": len(figures),
         "unmapped_labels": int(figures["canonical"].isna().sum()),
@@ -70,15 +78,65 @@ def statements_subtotals_add_up(context: AssetCheckExecutionContext,
         "breaks": MetadataValue.md(markdown_table(breaks.astype(str)))})
 
 
+# The partition window is part of the asset graph, so it is read when the definitions load.
+LOOKBACK_MONTHS = load_config(settings.config_dir()).documents.previous_filing.lookback_months
+with warnings.catch_warnings():  # allow_nonexistent_upstream_partitions is marked beta in Dagster 1.13
+    warnings.simplefilter("ignore", BetaWarning)
+    EARLIER_MONTHS = TimeWindowPartitionMapping(start_offset=-LOOKBACK_MONTHS, end_offset=-1,
+                                                allow_nonexistent_upstream_partitions=True)
+
+
+@asset(partitions_def=monthly_partitions, group_name="extract", io_manager_key="work_io_manager",
+       ins={"statement_figures_extracted": AssetIn(partition_mapping=EARLIER_MONTHS,
+                                                   metadata={"materialized_only": True})},
+       description="Statement figures extracted in the previous months (documents.yaml previous_filing."
+                   "lookback_months), with the month each was filed: the earlier filings a statement's prior-period "
+                   "column is checked against. Months that were never run are left out.")
+def earlier_statement_figures(context: AssetExecutionContext, statement_figures_extracted: dict) -> MaterializeResult:
+    frames = [frame.assign(filed_month=month) for month, frame in sorted(statement_figures_extracted.items())
+              if not frame.empty]
+    earlier = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*FIGURE_COLUMNS, "filed_month"])
+    earlier = earlier[earlier["canonical"].notna()].reset_index(drop=True)
+    return MaterializeResult(value=earlier, metadata={
+        "months_read": MetadataValue.json(sorted(statement_figures_extracted)),
+        "statements": int(earlier["sha256"].nunique()), "figures": len(earlier)})
+
+
+@asset_check(asset=statement_figures_extracted, partitions_def=monthly_partitions,
+             additional_ins={"earlier_statement_figures": AssetIn()},
+             description="Current and prior period consistent with the previous filing: a statement's prior-period "
+                         "column (年初 on the balance sheet, 上年同期 on the income and cash-flow statements) equals the "
+                         "current column of the borrower's earlier filing for that period, when it was extracted; a "
+                         "difference flags the statement (its hash), not the run.")
+def statements_consistent_with_previous_filing(context: AssetCheckExecutionContext,
+                                               statement_figures_extracted: pd.DataFrame,
+                                               earlier_statement_figures: pd.DataFrame,
+                                               config: PostloanConfigResource) -> AssetCheckResult:
+    fiscal_year_end = config.get().documents.previous_filing.fiscal_year_end
+    compared = previous_filing_comparisons(statement_figures_extracted, earlier_statement_figures, fiscal_year_end)
+    breaks = compared[~compared["consistent"].astype(bool)]
+    statements = statement_figures_extracted["sha256"].dropna().unique()
+    return AssetCheckResult(passed=breaks.empty, severity=AssetCheckSeverity.WARN, metadata={
+        "statements_checked": int(compared["sha256"].nunique()),
+        "statements_without_earlier_filing": int(len(set(statements) - set(compared["sha256"]))),
+        "figures_compared": len(compared),
+        "statements_flagged": sorted(breaks["sha256"].unique().tolist()),
+        "breaks": MetadataValue.md(markdown_table(breaks.drop(columns=["consistent"]).astype(str)))})
+
+
 @asset(partitions_def=monthly_partitions, group_name="extract", io_manager_key="work_io_manager",
        description="Terms of the month's signed contracts (number, parties, principal, rate, term, dates, "
-                   "repayment, collateral or leased asset, purpose), each with where it was printed.")
+                   "repayment, collateral or leased asset, purpose), each with where it was printed. A scan "
+                   "archived by OCR (documents.yaml ocr.enabled) is read by the OCR extractor: read_by ocr, with "
+                   "the engine's confidence and name; needs_review below ocr.min_confidence.")
 def contract_terms_extracted(context: AssetExecutionContext, inbox_documents: pd.DataFrame,
-                             archive: ArchiveResource) -> MaterializeResult:
+                             archive: ArchiveResource, config: PostloanConfigResource) -> MaterializeResult:
     terms = contract_terms(_verified_documents(archive.get(), inbox_documents, CONTRACT_CLASSES),
-                           progress=context.log.info)
+                           progress=context.log.info, ocr=config.get().documents.ocr)
     return MaterializeResult(value=terms, metadata={
         "contracts": int(terms["sha256"].nunique()), "terms": len(terms),
+        "contracts_read_by_ocr": int(terms.loc[terms["read_by"] == "ocr", "sha256"].nunique()),
+        "terms_needing_review": int(terms["needs_review"].sum()),
         "preview": MetadataValue.md(markdown_table(terms[["contract_id", "field", "value", "page"]]))})
 
 

@@ -21,6 +21,7 @@ from plugins.archive import DocumentMeta
 from plugins.inbox import read_core_tables, read_document_bytes, read_documents
 from plugins.ingest import ingest_documents, month_end
 from plugins.classification.period import OPTIONAL_TABLES
+from plugins.monitoring import MONITORING_TABLES
 from plugins.portfolio.loanbook import EXTRACT_TABLES, read_csv_bytes
 
 
@@ -36,7 +37,7 @@ def core_system_extract(context: AssetExecutionContext, archive: ArchiveResource
         raise FileNotFoundError(f"inbox delivery {month} lacks core tables: {', '.join(missing)} "
                                 f"(expected core/{month}/<table>.csv in bucket {store.settings.inbox_bucket})")
     # Optional tables (manual overrides, external data) are archived and passed on when delivered.
-    delivered = [*EXTRACT_TABLES, *(t for t in OPTIONAL_TABLES if t in tables)]
+    delivered = [*EXTRACT_TABLES, *(t for t in (*OPTIONAL_TABLES, *MONITORING_TABLES) if t in tables)]
     hashes = {}
     for name in delivered:
         record, _ = archive.get().archive_document(tables[name], DocumentMeta(
@@ -93,7 +94,7 @@ def inbox_documents(context: AssetExecutionContext, archive: ArchiveResource,
     documents = [(doc, read_document_bytes(store, month, doc.file_name)) for doc in listed]
 
     def progress(i: int, n: int, message: str) -> None:
-        if i == n or i % 10 == 0 or "quarantined" in message:
+        if i == n or i % 10 == 0 or "quarantined" in message or "OCR" in message:
             context.log.info(f"documents {i}/{n}: {message}")
 
     frame = ingest_documents(documents, archive.get(), config.get().documents, maturities, progress)
@@ -105,6 +106,7 @@ def inbox_documents(context: AssetExecutionContext, archive: ArchiveResource,
             "archived": int((frame["status"] == "archived").sum()),
             "quarantined": len(quarantined),
             "new_objects": int(frame["new_object"].sum()),
+            "read_by_ocr": int((frame["read_by"] == "ocr").sum()),  # image-only, archived by OCR (ocr.enabled)
             "quarantine": MetadataValue.md(markdown_table(quarantined[["file_name", "reason_code", "reason"]])),
         },
     )

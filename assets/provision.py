@@ -14,17 +14,22 @@ from plugins.money import yuan
 from plugins.provisioning import EclInputs, expected_credit_loss, general_reserve_2012, indicators
 from plugins.provisioning.concentration import concentration_checks
 from plugins.provisioning.ecl import inputs_from_extract
+from plugins.provisioning.flow_rates import flow_rate_matrix
 from plugins.provisioning.history import migration_matrix_at
 
 # ECL explanation columns added to the classified book (ecl.ECL_COLUMNS, approach renamed).
 EXPLANATION = ["ecl_approach", "stage", "stage_reason", "horizon_months", "pd_12m", "pd_lifetime", "lgd",
-               "ead_cents", "ecl_cents"]
+               "ead_cents", "ecl_cents", "loss_rate", "loss_rate_basis"]
 
 
-def ecl_inputs(extract: dict, tier_history: pd.DataFrame, as_of: date, cfg: PostloanConfig) -> EclInputs:
-    """Schedules, collateral, guarantees and the cohort migration matrix as known at `as_of`."""
+def ecl_inputs(extract: dict, tier_history: pd.DataFrame, as_of: date, cfg: PostloanConfig,
+               delinquency_history: pd.DataFrame | None = None) -> EclInputs:
+    """Schedules, collateral, guarantees, the cohort migration matrix and the simplified approach's
+    provision matrix (flow rates of the delinquency history, or the configured one) as known at `as_of`."""
     matrix = migration_matrix_at(tier_history, as_of, cfg.provisioning.ecl.migration)
-    return inputs_from_extract(extract, as_of, matrix)
+    simplified = (flow_rate_matrix(delinquency_history, as_of, cfg.provisioning)
+                  if delinquency_history is not None else None)
+    return inputs_from_extract(extract, as_of, matrix, simplified)
 
 
 def provisioned_book(book: pd.DataFrame, inputs: EclInputs, cfg: PostloanConfig) -> pd.DataFrame:
@@ -53,11 +58,13 @@ def _side_by_side(frame: pd.DataFrame) -> str:
                    "IFRS 9 / CAS 22 ECL with stage, PD, LGD, EAD), the booked one marked; the regulatory "
                    "indicators against their thresholds and the concentration limits with every breach.")
 def loan_provisions(context: AssetExecutionContext, loan_classification: pd.DataFrame, core_system_extract: dict,
-                    tier_history: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
+                    tier_history: pd.DataFrame, delinquency_history: pd.DataFrame,
+                    config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get()
     as_of = month_end(context.partition_key)
-    inputs = ecl_inputs(core_system_extract, tier_history, as_of, cfg)
+    inputs = ecl_inputs(core_system_extract, tier_history, as_of, cfg, delinquency_history)
     frame = provisioned_book(loan_classification, inputs, cfg)
+    simplified = inputs.simplified.as_dict() if inputs.simplified else {}
     result = indicators(frame, frame["booked_provision_cents"], cfg.provisioning)
     reserve = general_reserve_2012(frame, int(frame["booked_provision_cents"].sum()), cfg.provisioning)
     checks = concentration_checks(frame, core_system_extract["borrowers"], cfg.institution.kind,
@@ -83,6 +90,8 @@ def loan_provisions(context: AssetExecutionContext, loan_classification: pd.Data
         "side_by_side": MetadataValue.md(_side_by_side(frame)),
         "stages": MetadataValue.json({str(k): int(v) for k, v in frame["stage"].value_counts().sort_index().items()}),
         "migration_matrix": MetadataValue.json(inputs.matrix.as_dict() if inputs.matrix else {}),
+        "simplified_matrix_source": simplified.get("source", "config"),
+        "simplified_matrix": MetadataValue.json(simplified),
         "concentration_net_assets_yuan": float(cfg.provisioning.concentration.net_assets),
         "concentration_breaches": MetadataValue.json(breaches.to_dict("records")),
         "concentration_top": MetadataValue.md(markdown_table(checks.sort_values("share", ascending=False), 10)),

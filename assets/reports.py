@@ -33,10 +33,19 @@ def institution_header(cfg: PostloanConfig, report_date: date) -> dict:
 
 def manifest_inputs(archive: Archive, cfg: PostloanConfig, period: str, months: list[str]) -> dict:
     """Everything a report was built from: hashes of the archived inputs, config and code version."""
+    from plugins.config_snapshot import config_snapshot
+
     documents = []
-    for month in months:
-        documents += [{"sha256": d.sha256, "class": d.doc_class, "name": d.original_name, "status": d.status}
-                      for d in archive.catalog.find_documents(period=month)]
+    for month in months:  # every file delivered that month, including unchanged ones archived before
+        received = archive.catalog.receipts(month) or [  # catalogs from before receipts were recorded
+            {"sha256": d.sha256, "doc_class": d.doc_class, "original_name": d.original_name, "status": d.status}
+            for d in archive.catalog.find_documents(period=month)]
+        documents += [{"sha256": r["sha256"], "class": r["doc_class"], "name": r["original_name"],
+                       "status": r["status"]} for r in received]
+    # The configuration itself is an input: archived, so the folder can be restored years later.
+    snapshot = archive.keep_configuration(config_snapshot(cfg.config_dir), month_end(months[-1]))
+    documents.append({"sha256": snapshot.sha256, "class": "configuration", "name": snapshot.original_name,
+                      "status": snapshot.status})
     return {"period": period, "documents": sorted(documents, key=lambda d: (d["class"], d["name"], d["sha256"])),
             "config_sha256": cfg.digest, "code_version": settings.code_version()}
 
@@ -64,6 +73,22 @@ def risk_sections(watch_list: pd.DataFrame, tier_migration: dict, early_warning_
     }
 
 
+def monitoring_sections(cfg: PostloanConfig, loan_provisions: pd.DataFrame, inspections: dict, collections: dict,
+                        performance: dict) -> dict:
+    """Optional pack keys from the monitoring assets and the 2012 general reserve (empty logs are left out)."""
+    from plugins.provisioning import general_reserve_2012
+
+    reserve = general_reserve_2012(loan_provisions, int(loan_provisions["booked_provision_cents"].sum()),
+                                   cfg.provisioning)
+    out = {"general_reserve": {**reserve.__dict__, "floor_rate": cfg.provisioning.standard_2012.general_reserve_min_rate},
+           "performance": performance}
+    if inspections:
+        out["inspections"] = inspections
+    if collections:
+        out["collections"] = collections
+    return out
+
+
 def management_pack(cfg: PostloanConfig, period: str, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
                     trend: pd.DataFrame | None, sections: dict[str, pd.DataFrame] | None = None) -> dict:
     """Everything the management PDF and workbook show; optional frames (trend, ...) only when given."""
@@ -74,6 +99,7 @@ def management_pack(cfg: PostloanConfig, period: str, loan_provisions: pd.DataFr
         "institution": institution_header(cfg, month_end(period)),
         "period": period,
         "book": report_book(loan_provisions),
+        "ageing_buckets": [(b.label, b.max_dpd) for b in cfg.provisioning.ageing_buckets],
         "summary": {"loans": result.loans, "balance": yuan(result.balance_cents), "npl_ratio": result.npl_ratio,
                     "provision_coverage": result.provision_coverage,
                     "loan_provision_ratio": result.loan_provision_ratio,
@@ -124,12 +150,16 @@ def portfolio_trend(context: AssetExecutionContext, loan_provisions: pd.DataFram
 )
 def management_pack_files(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
                           portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
-                          early_warning_signals: pd.DataFrame, config: PostloanConfigResource):
+                          early_warning_signals: pd.DataFrame, inspection_status: dict, collection_results: dict,
+                          portfolio_performance: dict, covenant_headroom: pd.DataFrame, config: PostloanConfigResource):
     """One pack, rendered twice: the PDF people read and the workbook analysts filter."""
     from plugins.reports.management import render_management_pdf
     from plugins.reports.management_xlsx import render_management_xlsx
 
     sections = risk_sections(watch_list, tier_migration, early_warning_signals, loan_provisions)
+    sections.update(monitoring_sections(config.get(), loan_provisions, inspection_status, collection_results,
+                                        portfolio_performance))
+    sections["covenants"] = covenant_headroom
     pack = management_pack(config.get(), context.partition_key, loan_provisions, inbox_documents, portfolio_trend,
                            sections)
     pdf, workbook = render_management_pdf(pack), render_management_xlsx(pack)
@@ -162,7 +192,8 @@ def published_management_report(context: AssetExecutionContext, management_repor
 
 @asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
        description="The Great Expectations results of the month's core extract, archived beside the reports "
-                   "(validation_result) with the hashes of the validated files; published whether or not the "
+                   "(validation_result) as JSON and as GX data-docs HTML pages (one per table), with the "
+                   "hashes of the validated files; published whether or not the "
                    "data-quality gate passed, since a failing month's evidence matters most.")
 def data_quality_evidence(context: AssetExecutionContext, archive: ArchiveResource,
                           config: PostloanConfigResource) -> MaterializeResult:
@@ -171,7 +202,7 @@ def data_quality_evidence(context: AssetExecutionContext, archive: ArchiveResour
     from plugins.archive.archive import sha256_hex
     from plugins.inbox import read_core_tables
     from plugins.portfolio.loanbook import read_csv_bytes
-    from plugins.reports.evidence import gx_evidence_json
+    from plugins.reports.evidence import gx_data_docs_html, gx_evidence_json
     from plugins.validation import load_validation_config, validate_extract
 
     month = context.partition_key
@@ -182,11 +213,18 @@ def data_quality_evidence(context: AssetExecutionContext, archive: ArchiveResour
     summary = {"period": month, "success": outcome.success, "expectations_evaluated": outcome.evaluated,
                "rows": outcome.rows, "findings": outcome.summary_lines()}
     evidence = gx_evidence_json(outcome.gx_results, summary)
+    from plugins.config_snapshot import config_snapshot
+
+    snapshot = archive.get().keep_configuration(config_snapshot(cfg.config_dir), month_end(month))
     inputs = {"period": month, "config_sha256": cfg.digest, "code_version": settings.code_version(),
               "documents": [{"name": f"{name}.csv", "class": "core_extract", "sha256": sha256_hex(data)}
-                            for name, data in sorted(tables.items())]}
-    published = archive.get().publish("validation_result", month, month_end(month),
-                                      {f"GX_数据质量验证结果_{month}.json": evidence}, inputs, context.run.run_id)
+                            for name, data in sorted(tables.items())]
+              + [{"name": snapshot.original_name, "class": "configuration", "sha256": snapshot.sha256}]}
+    files = {f"GX_数据质量验证结果_{month}.json": evidence}
+    files.update({f"GX_data_docs_{frame}_{month}.html": page
+                  for frame, page in gx_data_docs_html(outcome.gx_results).items()})
+    published = archive.get().publish("validation_result", month, month_end(month), files, inputs,
+                                      context.run.run_id)
     return MaterializeResult(value=published, metadata={
         "success": outcome.success, "expectations_evaluated": outcome.evaluated,
         "manifest": published["manifest_key"], "files": MetadataValue.json(published["files"]),

@@ -27,6 +27,12 @@ def register_extract_command(sub: argparse._SubParsersAction) -> None:
                         help="the class it was delivered as (default: the class its first pages read as)")
     parser.add_argument("--all-lines", action="store_true",
                         help="every printed line item, not only the canonical figures")
+    parser.add_argument("--ocr", action="store_true",
+                        help="read an image-only (scanned) PDF with the optional OCR extractor (default: "
+                             "config/documents.yaml ocr.enabled; install it with pip install -e '.[ocr]')")
+    parser.add_argument("--parent-company", action="store_true",
+                        help="also the parent company's (母公司 / standalone) statements of a report that prints "
+                             "consolidated ones (default: config/documents.yaml parent_company_statements)")
     parser.set_defaults(func=cmd_extract)
 
 
@@ -35,21 +41,26 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     limits = _config().documents
     result = extract_file(args.path.read_bytes(), args.declared_class, limits.max_bytes, limits.max_pages,
-                          all_lines=args.all_lines)
+                          all_lines=args.all_lines,
+                          parent_company=args.parent_company or limits.parent_company_statements,
+                          ocr=limits.ocr if args.ocr or limits.ocr.enabled else None)
     json.dump({"file": str(args.path), **result}, sys.stdout, ensure_ascii=False, indent=2, default=_json)
     sys.stdout.write("\n")
     return 0 if result["status"] == "extracted" else 3
 
 
 def extract_file(data: bytes, declared_class: str | None, max_bytes: int, max_pages: int,
-                 all_lines: bool = False) -> dict[str, Any]:
-    """Triage, then the statements' figures or the contract's terms, each with provenance."""
+                 all_lines: bool = False, parent_company: bool = False, ocr: Any = None) -> dict[str, Any]:
+    """Triage, then the statements' figures or the contract's terms, each with provenance. With `ocr` (the
+    documents.yaml ocr section), an image-only PDF is read by the OCR extractor it names."""
     from plugins.documents import extract_contract, extract_statement, inspect_pdf, load_chart_of_accounts
 
     from pipelines import settings
 
     head: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     triage = inspect_pdf(data, declared_class or "financial_statement", max_bytes, max_pages)
+    if triage.reason_code == "needs_ocr" and ocr is not None:
+        return {**head, **ocr_file(data, declared_class, triage, ocr)}
     if not triage.ok and not (declared_class is None and triage.reason_code == "mislabelled"):
         return {**head, "status": "quarantined", "reason_code": triage.reason_code, "reason": triage.reason,
                 "pages": triage.page_count}
@@ -57,8 +68,44 @@ def extract_file(data: bytes, declared_class: str | None, max_bytes: int, max_pa
     head.update({"status": "extracted", "kind": kind, "pages": triage.page_count})
     if kind == "financial_statement":
         chart = load_chart_of_accounts(settings.config_dir() / "chart_of_accounts.yaml")
-        return {**head, **statement_json(extract_statement(data, chart), all_lines)}
+        return {**head, **statement_json(extract_statement(data, chart, parent_company=parent_company), all_lines)}
+    if kind == "contract_announcement":
+        from plugins.documents.announcements import extract_announcement
+
+        return {**head, **announcement_json(extract_announcement(data))}
     return {**head, **contract_json(extract_contract(data))}
+
+
+def ocr_file(data: bytes, declared_class: str | None, triage, ocr) -> dict[str, Any]:
+    """A scan read by the OCR extractor: contract terms with OCR provenance, or why it stays quarantined."""
+    from plugins import registry
+    from plugins.documents.ocr import ocr_contract
+    from plugins.documents.triage import CLASS_NAMES, OCR_HINT, detect_class
+
+    quarantined = {"status": "quarantined", "reason_code": "needs_ocr", "pages": triage.page_count}
+    extractor = registry.extractor(ocr.engine)
+    if extractor is None or not getattr(extractor, "available", False):
+        return {**quarantined, "reason": f"{triage.reason} — the OCR extractor {ocr.engine!r} is not installed"}
+    reason = triage.reason.replace(" " + OCR_HINT, "")  # OCR was tried: say what it read instead
+    lines = extractor.read(data, ocr.max_pages, ocr.dpi)
+    detected = detect_class("\n".join(line.text for line in lines))
+    if detected not in ("loan_contract", "lease_contract"):
+        what = "nothing recognisable" if detected is None else CLASS_NAMES.get(detected, detected)
+        return {**quarantined, "reason": f"{reason} OCR ({extractor.engine}) read {len(lines)} line(s) on the first "
+                                         f"{ocr.max_pages} page(s): {what}; only contract terms are read from scans",
+                "ocr_engine": extractor.engine}
+    if declared_class is not None and declared_class != detected:
+        return {"status": "quarantined", "reason_code": "mislabelled", "pages": triage.page_count,
+                "reason": f"mislabelled: declared as {CLASS_NAMES.get(declared_class, declared_class)} but the "
+                          f"scan reads (OCR) as {CLASS_NAMES[detected]}", "ocr_engine": extractor.engine}
+    extraction = ocr_contract(lines, extractor.engine, ocr.min_confidence)
+    out = contract_json(extraction)
+    for name, term in out["terms"].items():
+        where = extraction.provenance.get(name)
+        if term["provenance"] is not None and where is not None:
+            term["provenance"].update({"confidence": where.confidence, "engine": where.engine})
+    return {"status": "extracted", "kind": detected, "pages": triage.page_count, "read_by": "ocr",
+            "ocr_engine": extractor.engine, **out}
 
 
 def statement_json(extraction, all_lines: bool = False) -> dict[str, Any]:
@@ -91,6 +138,22 @@ def contract_json(extraction) -> dict[str, Any]:
         terms[fld.name] = {"value": value, "provenance": None if where is None else
                            {"page": where.page, "bbox": list(where.bbox), "text": where.text}}
     return {"contract_kind": extraction.contract_kind, "terms": terms, "warnings": extraction.warnings}
+
+
+def announcement_json(extraction) -> dict[str, Any]:
+    """Each fact of a 重大合同公告 with where it was printed; the amount in its unit and in yuan."""
+    def where(name: str) -> dict | None:
+        p = extraction.provenance.get(name)
+        return None if p is None else {"page": p.page, "bbox": list(p.bbox), "text": p.text}
+
+    facts = {name: {"value": getattr(extraction, name), "provenance": where(name)}
+             for name in ("announcer", "stock_code", "announcement_no", "contract_title", "contract_count", "subject",
+                          "signing_date", "performance_until", "announcement_date")}
+    facts["amount"] = {"value": extraction.amount, "unit": extraction.unit, "value_base_unit": extraction.amount_yuan,
+                       "currency": extraction.currency, "provenance": where("amount")}
+    parties = [{"role": p.role, "name": p.name, "provenance": where(key)}
+               for p, key in zip(extraction.parties, ("first_party", "second_party"))]
+    return {"contract_nature": extraction.nature, "facts": facts, "parties": parties, "warnings": extraction.warnings}
 
 
 def _json(value: Any) -> Any:

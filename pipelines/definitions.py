@@ -13,6 +13,7 @@ import assets.provision
 import assets.migration
 import assets.early_warning
 import assets.allowance
+import assets.monitoring
 from pipelines.jobs import (
     archive_integrity_audit_job,
     archive_integrity_schedule,
@@ -24,7 +25,7 @@ from pipelines.jobs import (
 )
 from pipelines.resources import ArchiveResource, PostloanConfigResource, WorkStoreIOManager
 
-ASSET_MODULES = [assets.ingest, assets.extract, assets.classify, assets.migration, assets.early_warning, assets.provision, assets.allowance, assets.reports, assets.archive_audit,
+ASSET_MODULES = [assets.ingest, assets.extract, assets.classify, assets.migration, assets.early_warning, assets.provision, assets.allowance, assets.monitoring, assets.reports, assets.archive_audit,
                  assets.regulatory]
 
 defs = Definitions(

@@ -52,7 +52,8 @@ class WorkStoreIOManager(ConfigurableIOManager):
 
     DataFrames are stored as Parquet, bytes as they are, anything else as JSON.
     An input declared with metadata {"period_end_only": True} that spans several
-    partitions (a quarterly report reading monthly stocks) loads only the last one.
+    partitions (a quarterly report reading monthly stocks) loads only the last one; one declared with
+    {"materialized_only": True} loads {partition: value} for the partitions that were materialized.
     """
 
     config_dir: str = ""
@@ -92,6 +93,10 @@ class WorkStoreIOManager(ConfigurableIOManager):
         keys = sorted(context.asset_partition_keys)
         if (context.definition_metadata or {}).get("period_end_only"):
             keys = keys[-1:]
+        if (context.definition_metadata or {}).get("materialized_only"):
+            # earlier months read for comparison: those never run are left out; always {partition: value}
+            return {k: self._read(store, self._key(path, k)) for k in keys
+                    if store.exists(store.settings.work_bucket, self._key(path, k))}
         values = {k: self._read(store, self._key(path, k)) for k in keys}
         return values[keys[0]] if len(keys) == 1 else values
 

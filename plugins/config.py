@@ -198,11 +198,22 @@ class AgeingBucket(_Strict):
     rate: Decimal = Field(ge=0, le=1)
 
 
+class FlowRates(_Strict):
+    """The simplified approach's loss rates from the book's own roll (flow) rates between delinquency buckets."""
+    enabled: bool
+    window_months: int = Field(ge=1, le=120)    # monthly roll rates averaged over this many month-end pairs
+    min_observations: int = Field(ge=1)         # loans observed leaving each bucket of the chain, else the config matrix
+    weight: Literal["balance", "count"]
+    loss_bucket: str                            # reaching this delinquency bucket (or a write-off) is loss
+    loss_bucket_rate: Decimal = Field(ge=0, le=1)  # loss rate of the loss bucket itself
+
+
 class SimplifiedApproach(_Strict):
     """Provision matrix by ageing bucket, always lifetime (lease receivables, CAS 22 / IFRS 9 5.5.15)."""
     enabled: bool
     products: list[str]
     ageing_buckets: list[AgeingBucket]
+    flow_rates: FlowRates | None = None         # None: always the configured ageing_buckets matrix
 
     @field_validator("ageing_buckets")
     @classmethod
@@ -211,6 +222,11 @@ class SimplifiedApproach(_Strict):
         if not buckets or buckets[-1].max_dpd is not None or None in bounded or bounded != sorted(set(bounded)):
             raise ValueError("buckets by increasing max_dpd, the last one open (max_dpd omitted)")
         return buckets
+
+
+class DelinquencyBucket(_Strict):
+    label: str
+    max_dpd: int | None = Field(default=None, ge=0)  # bucket holds dpd ≤ max_dpd; None: everything above
 
 
 class Ecl(_Strict):
@@ -254,6 +270,19 @@ class Provisioning(_Strict):
     targets: Thresholds | None = None  # the institution's own, usually stricter than the regulator's
     ecl: Ecl
     concentration: Concentration
+    # Delinquency (ageing) buckets by days past due: roll rates, vintage curves, the flow-rate provision matrix.
+    ageing_buckets: list[DelinquencyBucket]
+
+    @field_validator("ageing_buckets")
+    @classmethod
+    def _delinquency_buckets_rise(cls, buckets: list[DelinquencyBucket]) -> list[DelinquencyBucket]:
+        bounded = [b.max_dpd for b in buckets[:-1]]
+        labels = [b.label for b in buckets]
+        if (not buckets or buckets[-1].max_dpd is not None or None in bounded or bounded != sorted(set(bounded))
+                or len(set(labels)) != len(labels) or {"closed", "written off"} & set(labels)):
+            raise ValueError("buckets by increasing max_dpd with distinct labels (not 'closed' or 'written off'), "
+                             "the last one open (max_dpd omitted)")
+        return buckets
 
     @model_validator(mode="after")
     def _all_tiers_have_rates(self) -> "Provisioning":
@@ -261,6 +290,11 @@ class Provisioning(_Strict):
             missing = {1, 2, 3, 4, 5} - set(rates)
             if missing:
                 raise ValueError(f"{name}.rates lacks tiers {sorted(missing)}")
+        flow = self.ecl.simplified_approach.flow_rates
+        labels = [b.label for b in self.ageing_buckets]
+        if flow is not None and flow.loss_bucket not in labels[1:]:
+            raise ValueError(f"ecl.simplified_approach.flow_rates.loss_bucket {flow.loss_bucket!r} must be one of "
+                             f"the ageing_buckets after the first: {labels[1:]}")
         return self
 
 
@@ -346,9 +380,27 @@ class Storage(_Strict):
     catalog_url: str | None = None
 
 
+class PreviousFiling(_Strict):
+    """How a statement's prior-period column is matched with the borrower's earlier filing."""
+    lookback_months: int = Field(ge=1, le=36)      # monthly partitions searched for the earlier filing
+    fiscal_year_end: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")  # MM-DD
+
+
+class Ocr(_Strict):
+    """The optional OCR extractor for image-only PDFs (off: they are quarantined as needs_ocr)."""
+    enabled: bool
+    engine: str = Field(min_length=1)              # an extractor of the postloan.extractors entry points
+    dpi: int = Field(ge=72, le=600)
+    max_pages: int = Field(ge=1, le=50)
+    min_confidence: float = Field(gt=0, le=1)      # terms read with less are named in the warnings
+
+
 class Documents(_Strict):
     max_bytes: int = Field(gt=0)
     max_pages: int = Field(gt=0)
+    previous_filing: PreviousFiling
+    ocr: Ocr
+    parent_company_statements: bool = False  # lay out 母公司 pages too when consolidated ones are printed
 
 
 class Sample(_Strict):
@@ -392,6 +444,46 @@ class EarlyWarning(_Strict):
         return self
 
 
+class FirstInspection(_Strict):
+    within_working_days: int = Field(ge=1, le=60)
+
+
+class PeriodicInspection(_Strict):
+    months_by_tier: dict[Tier, int]
+
+    @field_validator("months_by_tier")
+    @classmethod
+    def _every_tier(cls, months: dict[int, int]) -> dict[int, int]:
+        if set(months) != {1, 2, 3, 4, 5} or any(not 1 <= m <= 12 for m in months.values()):
+            raise ValueError("give every tier 1–5 a frequency of 1–12 months")
+        return months
+
+
+class SpecialInspection(_Strict):
+    within_days: int = Field(ge=1, le=90)
+    triggers: list[Literal["overdue", "downgrade"]]
+
+
+class Inspections(_Strict):
+    """config/inspections.yaml: when post-loan inspections (贷后检查) fall due."""
+    first_inspection: FirstInspection
+    periodic: PeriodicInspection
+    special: SpecialInspection
+    overdue_bands: list[int] = Field(min_length=1)
+
+    @field_validator("overdue_bands")
+    @classmethod
+    def _rising(cls, bands: list[int]) -> list[int]:
+        if bands != sorted(set(bands)) or bands[0] < 1:
+            raise ValueError("bands must be rising day counts from 1")
+        return bands
+
+
+class Collections(_Strict):
+    """config/collections.yaml: how collection results are judged."""
+    promise_kept_within_days: int = Field(ge=1, le=90)
+
+
 class PostloanConfig(_Strict):
     config_dir: Path
     institution: Institution
@@ -403,6 +495,8 @@ class PostloanConfig(_Strict):
     documents: Documents
     sample: Sample
     access: Access
+    inspections: Inspections
+    collections: Collections
 
     @property
     def digest(self) -> str:
@@ -419,15 +513,19 @@ _FILES: dict[str, type[BaseModel]] = {
     "documents": Documents,
     "sample": Sample,
     "access": Access,
+    "inspections": Inspections,
+    "collections": Collections,
 }
 
 M = TypeVar("M", bound=BaseModel)
+# libyaml's loader is ten times faster and every asset step loads the configuration; same safe subset.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml_model(path: Path, model: type[M]) -> M:
     """Load one YAML file into `model`; errors name the file, the key and the problem."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:

@@ -1,4 +1,8 @@
-"""Ingest one month's documents: triage each, archive the good, quarantine the bad with its reason."""
+"""Ingest one month's documents: triage each, archive the good, quarantine the bad with its reason.
+
+With ocr.enabled (config/documents.yaml) an image-only document is triaged again by OCR
+(plugins.documents.ocr.triage_scan) and archived when it reads as the declared loan or lease contract;
+its row then says read_by "ocr", which contract extraction follows."""
 from __future__ import annotations
 
 from datetime import date
@@ -11,7 +15,9 @@ from plugins.config import Documents
 from plugins.inbox import InboxDocument
 
 INGEST_COLUMNS = ["file_name", "declared_class", "doc_class", "borrower_id", "contract_id", "period", "status",
-                  "reason_code", "reason", "sha256", "size", "page_count", "object_key", "new_object"]
+                  "reason_code", "reason", "sha256", "size", "page_count", "object_key", "new_object", "read_by"]
+# read_by of an archived document: "text_layer" (its text is printed in the PDF) or "ocr" (image-only: its text is
+# read by the OCR extractor); None for a document not archived.
 
 
 def month_end(month: str) -> date:
@@ -39,6 +45,12 @@ def ingest_documents(
             progress(index, len(items), f"{doc.file_name}: missing")
             continue
         triage = inspect_pdf(data, doc.declared_class, limits.max_bytes, limits.max_pages)
+        image_only, engine = triage.reason_code == "needs_ocr", None
+        if image_only and limits.ocr.enabled:
+            from plugins.documents.ocr import triage_scan
+
+            scan = triage_scan(data, doc.declared_class, triage, limits.ocr)
+            triage, engine = scan.triage, scan.engine
         meta = DocumentMeta(
             doc_class=doc.declared_class, original_name=doc.file_name, borrower_id=doc.borrower_id,
             contract_id=doc.contract_id, period=doc.period, received_date=doc.received_date,
@@ -52,9 +64,11 @@ def ingest_documents(
         rows.append(_row(doc, status=record.status, reason_code=record.reason_code, reason=record.reason,
                          sha256=record.sha256, size=record.size, page_count=record.page_count,
                          object_key=record.object_key, new_object=new,
-                         doc_class=triage.detected_class or doc.declared_class))
+                         doc_class=triage.detected_class or doc.declared_class,
+                         read_by=None if record.status != "archived" else "ocr" if image_only else "text_layer"))
         progress(index, len(items), f"{doc.file_name}: {record.status}"
-                 + (f" ({record.reason_code})" if record.reason_code else ""))
+                 + (f" ({record.reason_code})" if record.reason_code else "")
+                 + (f" (OCR by {engine})" if engine else ""))
     frame = pd.DataFrame(rows, columns=INGEST_COLUMNS)
     return frame.sort_values("file_name", ignore_index=True)
 
@@ -63,6 +77,6 @@ def _row(doc: InboxDocument, **values) -> dict:
     base = {"file_name": doc.file_name, "declared_class": doc.declared_class, "doc_class": doc.declared_class,
             "borrower_id": doc.borrower_id, "contract_id": doc.contract_id, "period": doc.period,
             "reason_code": None, "reason": None, "sha256": None, "size": None, "page_count": None,
-            "object_key": None, "new_object": False}
+            "object_key": None, "new_object": False, "read_by": None}
     base.update(values)
     return base

@@ -36,6 +36,17 @@ def discover(kind: str) -> list[Any]:
     return found
 
 
+def extractor(name: str) -> Any | None:
+    """The document extractor registered under `name` (an optional one, e.g. OCR), or None."""
+    for ep in entry_points(group=GROUPS["extractors"], name=name):
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise PluginError(f"plugin {ep.name!r} ({ep.value}) in group {ep.group} failed to load: {exc}") from exc
+        return obj() if isinstance(obj, type) else obj
+    return None
+
+
 def classification_rules() -> list[Any]:
     from plugins.classification.rules import DEFAULT_RULES
 

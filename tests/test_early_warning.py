@@ -155,6 +155,30 @@ def test_negative_equity_is_high_severity():
     assert [(s.signal, s.severity) for s in signals] == [("negative_equity", "high")]
 
 
+def scoped(rows: list[tuple[str, str, int | None, int | None]], borrower: str = "B1") -> pd.DataFrame:
+    """Rows as statement_figures_extracted holds them for a group's annual report: (scope, canonical, current, prior)."""
+    return pd.DataFrame([{"borrower_id": borrower, "period_end": "2026-06-30", "scope": scope, "canonical": c,
+                          "current_cents": cur, "prior_cents": prior} for scope, c, cur, prior in rows])
+
+
+def test_a_group_report_is_judged_on_its_consolidated_figures_even_when_the_parents_come_first():
+    # Ind AS reports print the standalone (parent) statements before the consolidated ones
+    frame = scoped([("parent", "equity", -5_00, 10_00), ("parent", "net_profit", -7_00, 1_00),
+                    ("consolidated", "equity", 100_00, 90_00), ("consolidated", "net_profit", 12_00, 8_00)])
+    assert financial_signals(frame, CFG) == []
+    # and the other way round: the group is loss-making and insolvent, the parent company is not
+    frame = scoped([("consolidated", "equity", -5_00, 10_00), ("parent", "equity", 100_00, 90_00)])
+    assert names(financial_signals(frame, CFG)) == ["negative_equity"]
+
+
+def test_the_consolidated_line_with_amounts_is_used_and_a_blank_one_is_not_filled_from_the_parent():
+    frame = scoped([("consolidated", "revenue", None, None),  # the label printed again without amounts
+                    ("consolidated", "revenue", 60_00, 100_00), ("parent", "revenue", 100_00, 100_00),
+                    ("consolidated", "net_profit", None, None), ("parent", "net_profit", -1_00, 5_00)])
+    signals = financial_signals(frame, CFG)
+    assert [(s.signal, s.evidence["revenue_cents"]) for s in signals] == [("revenue_down", 60_00)]
+
+
 def test_overdue_together_with_a_net_loss_is_raised_to_high_severity():
     frame = signals_frame(book_signals(book(dpd=10, tier=2), _empty_extract(), AS_OF, CFG,
                                        figures([("net_profit", -1, 500)])))

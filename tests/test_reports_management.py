@@ -131,8 +131,16 @@ def test_tier_distribution_and_ageing_buckets() -> None:
     assert tiers.loc["关注", "笔数"] == 2 and tiers.loc["关注", "余额（万元）"] == D("200.01")
     assert tiers.loc["合计", "余额（万元）"] == D("488.47")
     ageing = sections["逾期账龄"].set_index("账龄")["笔数"].to_dict()
-    # dpd 0 → M0; 15, 30 → M1; 31 → M2; 95 → M4; 181 → M6+ (200, 400 too)
-    assert ageing == {"M0": 1, "M1": 2, "M2": 1, "M3": 0, "M4": 1, "M5": 0, "M6": 0, "M6+": 3}
+    # dpd 0 → M0; 15, 30 → M1; 31 → M2; 95 → M4; 181 → M6+ (above 150; 200, 400 too)
+    assert ageing == {"M0": 1, "M1": 2, "M2": 1, "M3": 0, "M4": 1, "M5": 0, "M6+": 3}
+
+
+def test_the_ageing_buckets_are_the_configured_ones() -> None:
+    pack = make_pack()
+    pack["ageing_buckets"] = [("M0", 0), ("M1", 30), ("M2", 90), ("M3+", None)]
+    ageing = management_sections(pack)["逾期账龄"].set_index("账龄")
+    assert list(ageing["逾期天数"]) == ["未逾期", "1–30天", "31–90天", "90天以上"]
+    assert ageing["笔数"].to_dict() == {"M0": 1, "M1": 2, "M2": 1, "M3+": 4}  # 31 in M2; 95, 181, 200, 400 above 90
 
 
 def test_top_borrowers_aggregate_by_borrower() -> None:

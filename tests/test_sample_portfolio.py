@@ -211,7 +211,8 @@ def test_documents(portfolio):
 def test_core_extract_is_a_snapshot(portfolio):
     month_end = date(2024, 12, 31)
     ex = core_extract(portfolio, month_end)
-    assert set(ex) == {"borrowers", "loans", "schedules", "payments", "collateral", "guarantors"}
+    assert set(ex) == {"borrowers", "loans", "schedules", "payments", "collateral", "guarantors", "inspections",
+                       "collections"}
     assert (ex["loans"]["start_date"] <= month_end).all()
     assert len(ex["loans"]) == (portfolio.loans["start_date"] <= month_end).sum()
     assert (ex["payments"]["paid_date"] <= month_end).all() and len(ex["payments"]) > 0

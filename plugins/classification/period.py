@@ -8,13 +8,14 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from plugins.classification.engine import Verdict, apply_debtor_rule, classify_book
+from plugins.classification.impairment import Assessment, impairment_frame, with_impairment
 from plugins.classification.overrides import Override, RefusedOverride, apply_overrides
 from plugins.classification.rules import ClassificationRule
 from plugins.config import Classification
 from plugins.portfolio.loanbook import loan_facts, open_book
 
 # Optional inbox tables (core/YYYY-MM/<name>.csv): read and archived when delivered, never required.
-OPTIONAL_TABLES = ("overrides", "external_overdue_share")
+OPTIONAL_TABLES = ("overrides", "external_overdue_share", "impairment")
 EXTERNAL_SHARE_COLUMNS = ("borrower_id", "overdue_90_share")
 
 
@@ -39,14 +40,19 @@ def external_overdue_share(frame: pd.DataFrame | None) -> dict[str, Decimal] | N
 
 def classify_period(extract: Mapping[str, pd.DataFrame], as_of: date, config: Classification,
                     rules: Sequence[ClassificationRule], overdue_share: Mapping[str, Decimal] | None = None,
-                    overrides: Sequence[Override] = ()) -> tuple[pd.DataFrame, list[Verdict], list[RefusedOverride]]:
+                    overrides: Sequence[Override] = (), impairment: Mapping[str, Assessment] | None = None,
+                    ) -> tuple[pd.DataFrame, list[Verdict], list[RefusedOverride]]:
     """The open book at `as_of`, one verdict per loan in the book's order, and the refused overrides.
+
+    `impairment` (impairment.read_impairment) sets the facts of the impairment floors; the book
+    carries them (and the assessment's author and date) in the columns of impairment.impairment_frame.
 
     Overrides come after every rule (a person judges the rules' result); the in-house debtor rule then
     runs again, because a claim a person moved to non-performing counts towards its debtor's share.
     """
     book = open_book(dict(extract), as_of)
-    loans = loan_facts(book, as_of)
+    loans = with_impairment(loan_facts(book, as_of), impairment)
+    book = book.merge(impairment_frame(loans, impairment), on="contract_id", how="left", validate="one_to_one")
     verdicts = classify_book(loans, config, rules, overdue_share)
     refused: list[RefusedOverride] = []
     if overrides:

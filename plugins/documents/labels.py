@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -35,6 +35,11 @@ class LabelledDocument:
     currency: str | None = None
     path: Path | None = None                   # a real PDF
     statement: dict[str, Any] | None = None    # or a generated statement's spec
+
+    @property
+    def parent_company(self) -> bool:
+        """Labels of the parent company's statements too: extract with parent_company=True."""
+        return any(label.scope == "parent" for label in self.labels)
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,12 @@ def document_bytes(doc: LabelledDocument) -> bytes:
     return render_document({"kind": "financial_statement", "statement": doc.statement})
 
 
-def score(doc: LabelledDocument, extraction: StatementExtraction) -> list[Outcome]:
-    """One outcome per labelled figure: found, and exact (values in the document's unit, unit, page)."""
+def score(doc: LabelledDocument, extraction: StatementExtraction,
+          scope: Callable[[str | None], bool] = lambda s: True) -> list[Outcome]:
+    """One outcome per labelled figure (of the scopes `scope` accepts): found, and exact (values in the
+    document's unit, unit, page)."""
     out = []
-    for label in doc.labels:
+    for label in (label for label in doc.labels if scope(label.scope)):
         figure = extraction.figure(label.canonical, label.scope)
         if figure is None:
             out.append(Outcome(label, False, False, "not found"))

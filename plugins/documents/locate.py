@@ -114,6 +114,10 @@ class PageTexts:
                 page.close()
         return self._cache[index]
 
+    def page(self, index: int) -> pdfium.PdfPage:
+        """A page of the open document (the caller closes it)."""
+        return self._pdf[index]
+
     def close(self) -> None:
         self._pdf.close()
 
@@ -254,11 +258,13 @@ def _stops(text: str) -> bool:
 
 
 def locate_statements(texts: Sequence[str], min_amount_lines: int = 3, max_continuations: int = 3,
-                      stop_after: int = STOP_AFTER) -> Located:
+                      stop_after: int = STOP_AFTER, parent_company: bool = True) -> Located:
     """Pages to lay out: statement title pages (with a header and amounts) and their continuations.
 
     Reading stops `stop_after` pages past the last statement page once the three consolidated
-    statements have been found: the rest of an annual report is notes.
+    statements have been found: the rest of an annual report is notes. Without `parent_company`,
+    reading stops as soon as the consolidated cash-flow statement ends, and the pages that only hold
+    a parent company's (母公司 / standalone) statement printed beside consolidated ones are dropped.
     """
     plans: list[PagePlan] = []
     open_statement: tuple[str, str] | None = None
@@ -269,7 +275,8 @@ def locate_statements(texts: Sequence[str], min_amount_lines: int = 3, max_conti
     if len(texts) <= SHORT_DOCUMENT:
         min_amount_lines = 1  # a borrower's own statements: a cash-flow page may hold a line or two
     for number in range(1, len(texts) + 1):
-        if plans and number - plans[-1].number > stop_after and _complete(plans):
+        if plans and _complete(plans) and (number - plans[-1].number > stop_after
+                                           or (not parent_company and open_statement is None)):
             break
         text = texts[number - 1]
         amounts = amount_lines(text)
@@ -289,7 +296,22 @@ def locate_statements(texts: Sequence[str], min_amount_lines: int = 3, max_conti
                 open_statement = None
             continue
         open_statement = None
+    if not parent_company:
+        plans = without_parent_pages(plans)
     return Located(plans, len(texts), language)
+
+
+def without_parent_pages(plans: list[PagePlan]) -> list[PagePlan]:
+    """The plans less the pages holding nothing but a parent company's statement whose consolidated
+    counterpart is printed too (a page that ends one and starts the other is kept). Beside consolidated
+    statements, a statement titled without a scope is the company's own (the reader tags it parent)."""
+    consolidated = {t.statement for plan in plans for t in plan.titles if t.scope == "consolidated"}
+
+    def parent_only(plan: PagePlan) -> bool:
+        scopes = [(t.statement, t.scope) for t in plan.titles] + ([plan.continues] if plan.continues else [])
+        return bool(scopes) and all(scope in ("parent", "entity") and statement in consolidated
+                                    for statement, scope in scopes)
+    return [plan for plan in plans if not parent_only(plan)]
 
 
 def _next_has_amounts(texts: list[str], number: int) -> bool:

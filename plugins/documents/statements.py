@@ -1,15 +1,19 @@
 """Extract the three financial statements from a PDF: locate cheaply, lay out only those pages.
 
 Step one (locate.py) scores every page on its pypdfium2 text and keeps the
-statement pages and their continuations. Step two lays out only those pages
-with pdfplumber, cropped to the body, and rebuilds rows from words: amounts are
+statement pages and their continuations. Step two builds the words of only those
+pages from pypdfium2's character boxes, grouped as pdfplumber's extract_words
+groups its characters (pdfminer's layout of a statement page costs a few hundred
+milliseconds, pdfium's a few; pdfplumber still lays out a rotated page), cropped
+to the body, and rebuilds rows from words: amounts are
 recognised by the value columns they are right-aligned in (so note numbers,
 行次 and a lone prior-year value are told apart), current and prior columns are
 told apart by the years printed above them (newest column first or last), and
 labels that wrap onto a second line are rejoined when the join is a known
 label. Labels are mapped to canonical keys through config/chart_of_accounts.yaml,
-the same file the renderer prints from; consolidated (合并) and parent-company
-(母公司) statements are both kept, tagged with their scope.
+the same file the renderer prints from; a group's report is read for its
+consolidated (合并) statements, and for the parent company's (母公司) too when asked,
+each tagged with its scope.
 """
 from __future__ import annotations
 
@@ -221,31 +225,110 @@ def parse_amount(text: str) -> Decimal | None:
     return -value if negative else value
 
 
-def extract_statement(data: bytes, chart: ChartOfAccounts) -> StatementExtraction:
-    """Every statement row of a PDF, located cheaply first; figures are in order of appearance."""
+def extract_statement(data: bytes, chart: ChartOfAccounts, parent_company: bool = False) -> StatementExtraction:
+    """Every statement row of a PDF, located cheaply first; figures are in order of appearance.
+
+    A report that prints consolidated (合并) statements is read for those only, unless `parent_company`
+    asks for the parent company's (母公司 / standalone) ones too; a company's own statements are always read.
+    """
     texts = locate.PageTexts(data)
     try:
-        located = locate.locate_statements(texts)
-    finally:
-        texts.close()
-    reader = _Reader(chart, located)
-    if not located.pages:
-        return reader.result(located)
-    wanted = [p.number for p in located.pages]
-    # pdfplumber builds page objects for the statement pages only
-    with pdfplumber.open(io.BytesIO(data), pages=wanted) as pdf:
-        by_number = dict(zip(wanted, pdf.pages))
+        located = locate.locate_statements(texts, parent_company=parent_company)
+        reader = _Reader(chart, located, parent_company)
         previous = None
         for plan in located.pages:
-            page = by_number[plan.number]
-            try:
-                if previous is None or plan.number != previous + 1 or plan.continues is None:
-                    reader.section = None  # a gap: nothing carries over
-                reader.read_page(plan, _page_words(page))
-            finally:
-                page.close()
+            if previous is None or plan.number != previous + 1 or plan.continues is None:
+                reader.section = None  # a gap: nothing carries over
+            reader.read_page(plan, _statement_page_words(texts, data, plan.number))
             previous = plan.number
+    finally:
+        texts.close()
     return reader.result(located)
+
+
+def _statement_page_words(texts: locate.PageTexts, data: bytes, number: int) -> list[dict]:
+    """Words of a statement page from pdfium's characters (the document is open already for locating);
+    a rotated page, whose characters pdfium gives unrotated, is laid out by pdfplumber instead."""
+    words = pdfium_words(texts.page(number - 1))
+    if words is not None:
+        return words
+    with pdfplumber.open(io.BytesIO(data), pages=[number]) as pdf:
+        page = pdf.pages[0]
+        try:
+            return _page_words(page)
+        finally:
+            page.close()
+
+
+_X_TOLERANCE, _Y_TOLERANCE = 1.5, 2.0
+
+
+def pdfium_words(page: Any) -> list[dict] | None:
+    """Words of the page body, grouped as pdfplumber's extract_words(x_tolerance=1.5, y_tolerance=2) groups
+    its characters, from pdfium's loose character boxes (font ascent to descent, as pdfminer's): a statement
+    page takes a few milliseconds instead of pdfminer's few hundred. None for a rotated page."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        if page.get_rotation() % 360:
+            return None
+        left, bottom, _, top = page.get_mediabox()
+        height = top - bottom
+        textpage = page.get_textpage()
+        try:
+            chars = []
+            raw = textpage.raw
+            for i in range(textpage.count_chars()):
+                if pdfium_c.FPDFText_IsGenerated(raw, i) == 1:
+                    continue  # spaces and line breaks pdfium adds between text runs
+                text = chr(pdfium_c.FPDFText_GetUnicode(raw, i))
+                x0, y0, x1, y1 = textpage.get_charbox(i, loose=True)
+                c_top, c_bottom = top - y1, top - y0
+                if c_bottom < height * 0.03 or c_top > height * 0.97:
+                    continue  # the running header and footer bands, as _page_words crops them
+                chars.append({"text": text, "x0": x0 - left, "x1": x1 - left, "top": c_top, "bottom": c_bottom})
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    words = []
+    for line in _lines(chars):
+        word: list[dict] = []
+        for c in line:
+            if c["text"].isspace():
+                _flush(word, words)
+                word = []
+            elif word and (c["x0"] < word[-1]["x0"] or c["x0"] > word[-1]["x1"] + _X_TOLERANCE
+                           or abs(c["top"] - word[-1]["top"]) > _Y_TOLERANCE):
+                _flush(word, words)
+                word = [c]
+            else:
+                word.append(c)
+        _flush(word, words)
+    return [w for w in words if w["text"] not in _CURRENCY_SIGNS]
+
+
+def _lines(chars: list[dict]) -> list[list[dict]]:
+    """Characters clustered by their top (chained within the y tolerance), each line sorted left to right."""
+    tops = sorted({c["top"] for c in chars})
+    cluster_of: dict[float, int] = {}
+    n, last = -1, None
+    for t in tops:
+        if last is None or t > last + _Y_TOLERANCE:
+            n += 1
+        cluster_of[t] = n
+        last = t
+    lines: list[list[dict]] = [[] for _ in range(n + 1)]
+    for c in chars:
+        lines[cluster_of[c["top"]]].append(c)
+    return [sorted(line, key=lambda c: c["x0"]) for line in lines]
+
+
+def _flush(word: list[dict], words: list[dict]) -> None:
+    if word:
+        words.append({"text": "".join(c["text"] for c in word), "x0": min(c["x0"] for c in word),
+                      "x1": max(c["x1"] for c in word), "top": min(c["top"] for c in word),
+                      "bottom": max(c["bottom"] for c in word)})
 
 
 def _page_words(page: Any) -> list[dict]:
@@ -375,8 +458,8 @@ class _Section:
 class _Reader:
     """Walks the located pages' rows, keeping the current statement, scope, unit and column roles."""
 
-    def __init__(self, chart: ChartOfAccounts, located: locate.Located) -> None:
-        self.chart, self.located = chart, located
+    def __init__(self, chart: ChartOfAccounts, located: locate.Located, parent_company: bool = True) -> None:
+        self.chart, self.located, self.parent_company = chart, located, parent_company
         self.section: _Section | None = None
         self.figures: list[StatementFigure] = []
         self.pages: list[int] = []
@@ -618,12 +701,15 @@ class _Reader:
         if any(scope == "consolidated" for _, scope in statements):
             # a group that prints consolidated statements calls the company's own ones standalone / parent
             figures = [f if f.scope != "entity" else _replace(f, scope="parent") for f in figures]
+            if not self.parent_company:  # a page that ends a consolidated statement may start a parent one
+                figures = [f for f in figures if f.scope != "parent"]
         period = next((d for s, d in self.dates if s == "balance_sheet"), None) or \
             next((d for _, d in self.dates), None)
         units = [f.unit for f in figures]
         return StatementExtraction(
             period_end=period, entity=self.entity, unit=units[0] if units else None, figures=figures,
-            pages=self.pages, currency=self.currency, page_count=located.page_count,
+            pages=[n for n in self.pages if any(f.page == n for f in figures)], currency=self.currency,
+            page_count=located.page_count,
             located_pages=[p.number for p in located.pages],
         )
 

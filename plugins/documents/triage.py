@@ -19,6 +19,8 @@ CLASS_NAMES = {
     "loan_contract": "a loan contract (借款合同)",
     "lease_contract": "a financing-lease contract (融资租赁合同)",
     "financial_statement": "a financial statement (财务报表)",
+    "contract_announcement": "a listed company's announcement of a major contract (重大合同公告), not a signed "
+                             "loan or lease contract",
 }
 # Keywords that identify a class on its first pages; the earliest hit wins, because
 # titles come first and contracts mention statements (and vice versa) further down.
@@ -33,6 +35,8 @@ CLASS_KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
 }
 DETECTION_PAGES = 2
+OCR_HINT = ("To read it, install the optional OCR extractor (pip install -e '.[ocr]') and run "
+            "`postloan extract --ocr FILE` (or set ocr.enabled: true in config/documents.yaml)")
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def inspect_pdf(data: bytes, declared_class: str, max_bytes: int, max_pages: int
         what = f"{images} image(s) only" if images else "no text or images"
         return _reject(
             "needs_ocr", f"needs_ocr: the first {min(pages, DETECTION_PAGES)} page(s) have no text layer "
-            f"({what}); the document must be OCRed before extraction", pages,
+            f"({what}); the document must be OCRed before extraction. {OCR_HINT}", pages,
         )
     if detected is None:
         return _reject(
@@ -87,7 +91,12 @@ def inspect_pdf(data: bytes, declared_class: str, max_bytes: int, max_pages: int
 
 
 def detect_class(text: str) -> str | None:
-    """Class whose keyword appears earliest in the text, or None."""
+    """Class whose keyword appears earliest in the text, or None. An exchange announcement of a contract
+    (证券代码 … 公告编号 … 合同公告) is that, whatever contract it names."""
+    from .announcements import is_contract_announcement
+
+    if is_contract_announcement(text):
+        return "contract_announcement"
     flat = re.sub(r"\s+", "", text).lower()
     best: tuple[int, str] | None = None
     for cls, words in CLASS_KEYWORDS.items():

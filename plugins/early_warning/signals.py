@@ -200,14 +200,32 @@ def loan_to_value_high(positions: pd.DataFrame, config: EarlyWarning) -> list[Si
 
 # ------------------------------------------------------------------ financial statements
 
-def _latest_figures(figures: pd.DataFrame) -> pd.DataFrame:
-    """borrower_id × canonical of each borrower's latest statement period: current_cents and prior_cents."""
+SCOPE_PREFERENCE = ("consolidated", "entity", "parent")  # as StatementExtraction.figure prefers them
+
+
+def latest_figures(figures: pd.DataFrame) -> pd.DataFrame:
+    """borrower_id × canonical of each borrower's latest statement period: current_cents and prior_cents.
+
+    A report printing consolidated (合并) and parent-company (母公司) statements gives the consolidated
+    figure (column `scope`; a frame without it is one company's); within the scope, the first line printed
+    with an amount, so a blank repeat of a label does not hide it. A line the preferred scope prints blank
+    stays nil: the parent company's figure does not stand in for the group's.
+    """
     usable = figures.dropna(subset=["borrower_id", "period_end", "canonical"])
     if usable.empty:
         return pd.DataFrame(columns=["borrower_id", "period_end", "canonical", "current_cents", "prior_cents"])
     latest = usable.groupby("borrower_id")["period_end"].transform("max")
-    return (usable[usable["period_end"] == latest]
+    usable = usable[usable["period_end"] == latest].copy()
+    scope = usable["scope"] if "scope" in usable else pd.Series("entity", index=usable.index)
+    usable["_scope_rank"] = scope.map({s: i for i, s in enumerate(SCOPE_PREFERENCE)}).fillna(len(SCOPE_PREFERENCE))
+    usable["_order"] = range(len(usable))
+    # the preferred scope printing the line at all, then within it the first line with an amount
+    usable["_blank"] = usable["current_cents"].isna() & usable["prior_cents"].isna()
+    best_scope = usable.groupby(["borrower_id", "canonical"])["_scope_rank"].transform("min")
+    usable = usable[usable["_scope_rank"] == best_scope]
+    return (usable.sort_values(["_blank", "_order"], kind="stable")
             .drop_duplicates(["borrower_id", "canonical"], keep="first")
+            .sort_values("_order")
             [["borrower_id", "period_end", "canonical", "current_cents", "prior_cents"]])
 
 
@@ -222,7 +240,7 @@ def _pivot(figures: pd.DataFrame, column: str) -> dict[str, dict[str, int]]:
 
 def financial_signals(figures: pd.DataFrame, config: EarlyWarning) -> list[Signal]:
     """Borrower-level signals (contract_id empty) from each borrower's latest statement."""
-    latest = _latest_figures(figures)
+    latest = latest_figures(figures)
     current, prior = _pivot(latest, "current_cents"), _pivot(latest, "prior_cents")
     period = dict(zip(latest["borrower_id"], latest["period_end"]))
     signals = []

@@ -23,8 +23,14 @@ General approach, per loan with monthly periods t = 1 … H:
 - DF(t) = (1 + r/12)^(−t) at the loan's effective (annual) interest rate r,
   monthly compounding as the schedules are monthly.
 
+Individually assessed loans (a book column assessed_loss_ratio, from the lender's
+impairment table, classification/impairment.py): ECL = balance × the assessed ratio
+(approach "individual"; scenarios and PD shocks do not move it).
+
 Simplified approach (lease receivables where config enables it): lifetime ECL
-= balance × the loss rate of the loan's ageing (DPD) bucket.
+= balance × the loss rate of the loan's ageing (DPD) bucket, from the book's own
+roll (flow) rates when the history suffices, else from the configured matrix
+(`flow_rates.py`; columns loss_rate and loss_rate_basis name the source).
 
 Rounding: everything is exact Decimal arithmetic (28 significant digits); each
 loan's ECL is rounded half up to the cent once, at the end. PD and LGD are
@@ -40,11 +46,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from plugins.config import Ecl, EclScenario, Provisioning
+from plugins.provisioning.flow_rates import SimplifiedMatrix, simplified_loss_rate
 from plugins.provisioning.migration import MigrationMatrix, cumulative_pd, estimate_matrix
 
 ZERO, ONE = Decimal(0), Decimal(1)
 ECL_COLUMNS = ["contract_id", "approach", "stage", "stage_reason", "horizon_months", "pd_12m", "pd_lifetime",
-               "lgd", "ead_cents", "ecl_cents"]
+               "lgd", "ead_cents", "ecl_cents", "loss_rate", "loss_rate_basis"]
 
 
 # ---------------------------------------------------------------- inputs
@@ -64,6 +71,7 @@ class EclInputs:
     as_of: date
     terms: Mapping[str, LoanTerms]
     matrix: MigrationMatrix | None = None   # None: the configured fallback matrix
+    simplified: SimplifiedMatrix | None = None  # None: the configured ageing matrix (simplified approach)
 
     def of(self, contract_id: str) -> LoanTerms:
         return self.terms.get(contract_id, LoanTerms())
@@ -79,7 +87,7 @@ def _cents(text: str) -> int:
 
 
 def inputs_from_extract(extract: Mapping[str, pd.DataFrame], as_of: date,
-                        matrix: MigrationMatrix | None = None) -> EclInputs:
+                        matrix: MigrationMatrix | None = None, simplified: SimplifiedMatrix | None = None) -> EclInputs:
     """Terms per contract from the core extract (all text columns) as known at `as_of`."""
     loans = extract["loans"]
     rates = {cid: Decimal(r or "0") for cid, r in zip(loans["contract_id"], loans["annual_rate"])}
@@ -109,7 +117,7 @@ def inputs_from_extract(extract: Mapping[str, pd.DataFrame], as_of: date,
     terms = {cid: LoanTerms(annual_rate=rates[cid], principal_by_month=principal.get(cid, {}),
                             collateral=tuple(collateral.get(cid, ())), guarantees=tuple(guarantees.get(cid, ())))
              for cid in rates}
-    return EclInputs(as_of=as_of, terms=terms, matrix=matrix)
+    return EclInputs(as_of=as_of, terms=terms, matrix=matrix, simplified=simplified)
 
 
 # ---------------------------------------------------------------- components
@@ -175,13 +183,6 @@ def scenario_curve(curve: list[Decimal], scenario: EclScenario, shock: Decimal) 
     return [min(ONE, p * factor) for p in curve]
 
 
-def simplified_rate(dpd: int, config: Ecl) -> Decimal:
-    for bucket in config.simplified_approach.ageing_buckets:
-        if bucket.max_dpd is None or dpd <= bucket.max_dpd:
-            return bucket.rate
-    raise AssertionError("the last ageing bucket is open")  # guaranteed by config validation
-
-
 def _round_cents(amount: Decimal) -> int:
     return int(amount.quantize(ONE, rounding=ROUND_HALF_UP))
 
@@ -220,25 +221,39 @@ def expected_credit_loss(book: pd.DataFrame, inputs: EclInputs, config: Provisio
     curves = cumulative_pd(matrix, cfg.migration.default_tiers, horizon_max)
     rows = []
     for row in book.to_dict("records"):
+        simplified = (simplified_loss_rate(int(row.get("dpd", 0)), inputs.simplified, config)
+                      if _uses_simplified(row.get("product", ""), cfg) else None)
         rows.append(_loan_ecl(row, inputs.of(row["contract_id"]), cfg, curves, scenarios, pd_shock,
-                              (stages or {}).get(row["contract_id"])))
+                              (stages or {}).get(row["contract_id"]), simplified, inputs.simplified))
     return pd.DataFrame(rows, columns=ECL_COLUMNS).astype({"stage": "int64", "horizon_months": "int64",
-                                                           "ead_cents": "int64", "ecl_cents": "int64"})
+                                                           "ead_cents": "int64", "ecl_cents": "int64",
+                                                           "loss_rate": "float64"})
 
 
 def _loan_ecl(row: Mapping, terms: LoanTerms, cfg: Ecl, curves: dict[int, list[Decimal]],
-              scenarios: Mapping[str, EclScenario], shock: Decimal, forced_stage: int | None) -> dict:
+              scenarios: Mapping[str, EclScenario], shock: Decimal, forced_stage: int | None,
+              simplified: tuple[Decimal, str] | None, matrix: SimplifiedMatrix | None) -> dict:
     balance, dpd, tier = int(row["balance_cents"]), int(row.get("dpd", 0)), int(row["tier"])
     watch = row.get("watch_list")
     stage, reason = stage_of(dpd, tier, cfg, bool(watch) and not pd.isna(watch), _downgrade(row))
     if forced_stage is not None and forced_stage != stage:
         stage, reason = forced_stage, f"stage {forced_stage} assumed (attribution)"
     lifetime = remaining_months(terms)
-    out = {"contract_id": row["contract_id"], "stage": stage, "stage_reason": reason, "ead_cents": balance}
-    if _uses_simplified(row.get("product", ""), cfg):
-        rate = min(ONE, simplified_rate(dpd, cfg) * (1 + shock))
+    out = {"contract_id": row["contract_id"], "stage": stage, "stage_reason": reason, "ead_cents": balance,
+           "loss_rate": float("nan"), "loss_rate_basis": ""}
+    assessed = row.get("assessed_loss_ratio")
+    if assessed is not None and not pd.isna(assessed) and str(assessed) != "":
+        ratio = Decimal(str(assessed))
+        return {**out, "approach": "individual", "horizon_months": lifetime, "pd_12m": float("nan"),
+                "pd_lifetime": float("nan"), "lgd": float("nan"), "ecl_cents": _round_cents(balance * ratio),
+                "loss_rate": _float6(ratio), "loss_rate_basis": "individually assessed"}
+    if simplified is not None:
+        rate, bucket = simplified
+        source = matrix.source if matrix is not None else "config"
+        rate = min(ONE, rate * (1 + shock))
         return {**out, "approach": "simplified", "horizon_months": lifetime, "pd_12m": float("nan"),
-                "pd_lifetime": float("nan"), "lgd": float("nan"), "ecl_cents": _round_cents(balance * rate)}
+                "pd_lifetime": float("nan"), "lgd": float("nan"), "ecl_cents": _round_cents(balance * rate),
+                "loss_rate": _float6(rate), "loss_rate_basis": f"{source}: {bucket}"}
     lgd = loss_given_default(balance, terms, cfg)
     if stage == 3:
         return {**out, "approach": "general", "horizon_months": lifetime, "pd_12m": 1.0, "pd_lifetime": 1.0,

@@ -22,6 +22,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -48,17 +49,22 @@ from plugins.reports.g11 import TIER_NAMES, to_decimal, yuan_to_wan
 DETAIL_ROWS_MAX = 30
 TOP_N = 10
 TIER_COLOURS = {1: "#2E7D32", 2: "#F9A825", 3: "#EF6C00", 4: "#C62828", 5: "#6D1B1B"}
-# (label, DPD range text, lower bound inclusive, upper bound inclusive or None)
-AGEING_BUCKETS = [
-    ("M0", "未逾期", 0, 0),
-    ("M1", "1–30天", 1, 30),
-    ("M2", "31–60天", 31, 60),
-    ("M3", "61–90天", 61, 90),
-    ("M4", "91–120天", 91, 120),
-    ("M5", "121–150天", 121, 150),
-    ("M6", "151–180天", 151, 180),
-    ("M6+", "180天以上", 181, None),
-]
+# Default overdue ageing (label, max DPD or None for the open last bucket), as config/provisioning.yaml's
+# ageing_buckets; the pack's "ageing_buckets" (from that file) wins, so the report, the roll rates and the
+# flow-rate matrix bucket alike.
+DEFAULT_AGEING_BUCKETS = [("M0", 0), ("M1", 30), ("M2", 60), ("M3", 90), ("M4", 120), ("M5", 150), ("M6+", None)]
+
+
+def ageing_buckets(configured: list[tuple[str, int | None]] | None = None) -> list[tuple[str, str, int, int | None]]:
+    """(label, DPD range text, lower bound inclusive, upper bound inclusive or None)."""
+    rows, low = [], 0
+    for label, high in configured or DEFAULT_AGEING_BUCKETS:
+        span = "未逾期" if high == 0 else f"{low}–{high}天" if high is not None else f"{low - 1}天以上"
+        rows.append((label, span, low, high))
+        low = (high if high is not None else low) + 1
+    return rows
+
+
 # Optional pack key → section title (frames provided by the classification / early-warning / ECL work).
 OPTIONAL_SECTIONS = {"watch_list": "观察名单", "early_warning": "预警信号", "ecl_summary": "预期信用损失"}
 COMPANY_SUFFIXES = sorted(
@@ -170,11 +176,11 @@ def _tier_distribution(book: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["分类", "笔数", "余额（万元）", "占比（%）"])
 
 
-def _ageing(book: pd.DataFrame) -> pd.DataFrame:
+def _ageing(book: pd.DataFrame, buckets: list[tuple[str, int | None]] | None) -> pd.DataFrame:
     total = _yuan(book["balance"])
     dpd = book["dpd"].fillna(0).astype(int).clip(lower=0)
     rows = []
-    for label, span, low, high in AGEING_BUCKETS:
+    for label, span, low, high in ageing_buckets(buckets):
         mask = (dpd >= low) & (dpd <= high) if high is not None else dpd >= low
         yuan = _yuan(book.loc[mask, "balance"])
         rows.append((label, span, int(mask.sum()), yuan_to_wan(yuan), share(yuan, total)))
@@ -335,12 +341,16 @@ def management_sections(pack: dict) -> dict[str, pd.DataFrame]:
     Optional pack keys add sections when present and are omitted cleanly when absent:
     ``trend`` (period, npl_ratio, provision_coverage, loan_provision_ratio as fractions),
     ``migration`` (any frame; else derived from the book's previous_tier when known),
-    ``watch_list``, ``early_warning``, ``ecl_summary`` (any frames; see :func:`optional_section`).
+    ``watch_list``, ``early_warning``, ``ecl_summary`` (any frames; see :func:`optional_section`),
+    ``general_reserve`` (dict of cents, binding side, floor rate), ``performance`` (vintage and roll-rate
+    frames), ``inspections`` and ``collections`` (dicts of frames from plugins.monitoring), ``covenants``.
     """
     book = pack["book"]
     names = _scrubber(book)
     doc_counts, quarantine = _documents(pack, names)
     sections: dict[str, pd.DataFrame] = {"资产概况": _key_figures(pack)}
+    if pack.get("general_reserve"):
+        sections["一般准备"] = _general_reserve(pack["general_reserve"])
     if _given(pack, "trend") is not None:
         sections["指标趋势"] = _trend(pack["trend"])
     sections["五级分类分布"] = _tier_distribution(book)
@@ -348,7 +358,8 @@ def management_sections(pack: dict) -> dict[str, pd.DataFrame]:
     migration = optional_section(migration, names) if migration is not None else _derived_migration(book)
     if migration is not None:
         sections["分类迁徙"] = migration
-    sections["逾期账龄"] = _ageing(book)
+    sections["逾期账龄"] = _ageing(book, pack.get("ageing_buckets"))
+    sections.update(performance_sections(pack.get("performance") or {}))
     sections["前十大借款人"] = _top_borrowers(book)
     sections["行业集中度"] = _group_shares(book.assign(industry_label=_industry_label(book)), "industry_label", "行业")
     sections["地区集中度"] = _group_shares(book, "region", "地区")
@@ -357,6 +368,10 @@ def management_sections(pack: dict) -> dict[str, pd.DataFrame]:
     for key, title in OPTIONAL_SECTIONS.items():
         if _given(pack, key) is not None:
             sections[title] = optional_section(pack[key], names)
+    sections.update(inspection_sections(pack.get("inspections") or {}, names))
+    sections.update(collection_sections(pack.get("collections") or {}))
+    if _given(pack, "covenants") is not None:
+        sections["契约指标余量"] = covenant_section_table(pack["covenants"])
     sections["文档归档统计"] = doc_counts
     sections["文档隔离清单"] = quarantine
     return sections
@@ -585,8 +600,9 @@ def _ageing_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> 
     overdue = df[df["账龄"] != "M0"]  # M0 dwarfs the rest; the chart shows where the arrears sit
     chart = bar_chart_png(list(overdue["账龄"]), [float(v) for v in overdue["余额（万元）"]], colours[1:],
                           "逾期贷款余额（万元）", [f"{money(b)}\n{n}笔" for b, n in zip(overdue["余额（万元）"], overdue["笔数"])])
-    note = Paragraph("注：M1 = 逾期 1–30 天，M2 = 31–60 天，依此类推；M6+ 为逾期 180 天以上。图中不含未逾期（M0）。",
-                     st["note"])
+    spans = "，".join(f"{label} = 逾期 {span.replace('天', ' 天')}" for label, span in zip(df["账龄"], df["逾期天数"])
+                     if label != "M0")
+    note = Paragraph(f"注：{spans}。图中不含未逾期（M0）。", st["note"])
     return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note]), _chart(chart)]
 
 
@@ -670,14 +686,19 @@ def _section_plan(sections: dict[str, pd.DataFrame], pack: dict) -> list[tuple[s
     """(heading, builder) in report order; optional sections only when their table exists."""
     thresholds = pack["summary"]["thresholds"]
     plan = [("资产概况", "资产概况", _overview),
+            ("一般准备", "一般准备（2012）", _reserve_section),
             ("指标趋势", "不良率与拨备覆盖趋势", lambda t, s, st: _trend_section(t, s, st, thresholds)),
             ("五级分类分布", "五级分类分布", _tier_section),
             ("分类迁徙", "五级分类迁徙", _migration_section),
             ("逾期账龄", "逾期账龄", _ageing_section),
+            ("账龄分析", "账龄分析与滚动率", _vintage_section),
             ("前十大借款人", "前十大借款人", _top_section),
             ("集中度指标", "集中度", _concentration_section),
             ("关注及不良贷款明细", "关注及不良贷款明细", _watch_section),
             *((title, title, _generic_section(title)) for title in OPTIONAL_SECTIONS.values()),
+            ("贷后检查", "贷后检查", _inspection_section),
+            ("催收概况", "催收情况", _collection_section),
+            ("契约指标余量", "契约指标余量", _covenant_section),
             ("文档归档统计", "文档归档与隔离", _documents_section)]
     present = [(heading, build) for key, heading, build in plan if key in sections]
     return [(f"{_numeral(i)}、{heading}", build) for i, (heading, build) in enumerate(present, start=1)]
@@ -749,3 +770,248 @@ def render_management_pdf(pack: dict) -> bytes:
         story += build(heading, sections, st)
     doc.build(story, canvasmaker=_canvas_class(pdf_date_string(inst["report_date"])))
     return buffer.getvalue()
+
+
+
+# --------------------------------------------------------------------------- monitoring sections
+# General reserve (2012), vintage and roll rates, inspections, collections: optional pack keys
+# ``general_reserve`` (dict of cents), ``performance``, ``inspections``, ``collections`` (dicts of frames
+# from plugins.portfolio.vintage and plugins.monitoring), each adding its sections when present.
+
+VINTAGE_MOBS = (3, 6, 9, 12, 18, 24)  # months on book shown in the PDF's short vintage table
+COHORT_COLOURS = ["#1F3B5C", "#2E7D32", "#F9A825", "#EF6C00", "#C62828", "#6D1B1B", "#5E35B1", "#00838F",
+                  "#8D6E63", "#546E7A", "#AD1457", "#9E9D24"]
+
+
+def _wan(cents: Any) -> Decimal | None:
+    if cents is None or (isinstance(cents, float) and cents != cents):
+        return None
+    return yuan_to_wan(Decimal(int(cents)).scaleb(-2))
+
+
+def _percent_of(fraction: Any) -> Decimal | None:
+    return _as_percent(fraction)
+
+
+def _general_reserve(reserve: dict) -> pd.DataFrame:
+    rate = pct(reserve.get("floor_rate")) if reserve.get("floor_rate") is not None else "下限比例"
+    binding = "下限" if reserve["binding"] == "floor" else "差额"
+    rows = [
+        ("潜在风险估计值（标准法）", _wan(reserve["potential_risk_cents"]), ""),
+        ("减：资产减值准备", _wan(reserve["impairment_allowance_cents"]), ""),
+        ("差额", _wan(reserve["difference_cents"]), "约束" if binding == "差额" else ""),
+        (f"下限：风险资产 × {rate}", _wan(reserve["floor_cents"]), "约束" if binding == "下限" else ""),
+        ("应计提一般准备", _wan(reserve["required_cents"]), f"按{binding}计提"),
+    ]
+    return pd.DataFrame(rows, columns=["项目", "金额（万元）", "说明"])
+
+
+def performance_sections(performance: dict) -> dict[str, pd.DataFrame]:
+    """账龄分析 (cohort × selected MOB, 30+ share in %), its full long table, and 滚动率."""
+    out: dict[str, pd.DataFrame] = {}
+    vintage = performance.get("vintage")
+    if isinstance(vintage, pd.DataFrame) and len(vintage):
+        wide = []
+        for cohort, rows in vintage.groupby("cohort", sort=True):
+            by_mob = dict(zip(rows["mob"].astype(int), rows["share_30"]))
+            wide.append([cohort, int(rows["loans"].iloc[0]), _wan(rows["principal_cents"].iloc[0]),
+                         *(_percent_of(by_mob[m]) if m in by_mob else None for m in VINTAGE_MOBS)])
+        out["账龄分析"] = pd.DataFrame(wide, columns=["放款季度", "笔数", "放款本金（万元）",
+                                                   *(f"MOB{m}（%）" for m in VINTAGE_MOBS)])
+        out["账龄分析明细"] = pd.DataFrame({
+            "放款季度": vintage["cohort"], "账龄月数": vintage["mob"].astype(int), "笔数": vintage["loans"].astype(int),
+            "放款本金（万元）": [_wan(v) for v in vintage["principal_cents"]],
+            "逾期30天以上（%）": [_percent_of(v) for v in vintage["share_30"]],
+            "逾期90天以上（%）": [_percent_of(v) for v in vintage["share_90"]],
+        })
+    rolls = performance.get("roll_rates")
+    if isinstance(rolls, pd.DataFrame) and len(rolls):
+        out["滚动率"] = pd.DataFrame({
+            "迁徙": [f"{a}→{b}" for a, b in zip(rolls["from_bucket"], rolls["to_bucket"])],
+            "期初余额合计（万元）": [_wan(v) for v in rolls["balance_cents"]],
+            "滚动率（%）": [_percent_of(v) for v in rolls["roll_rate"]],
+            "回到M0（%）": [_percent_of(v) for v in rolls["cure_rate"]],
+            "结清（%）": [_percent_of(v) for v in rolls["closed_rate"]],
+            "核销（%）": [_percent_of(v) for v in rolls["written_off_rate"]],
+        })
+    return out
+
+
+def inspection_sections(inspections: dict, names: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """贷后检查 (the month's summary), 检查逾期账龄 and 检查逾期明细 (names masked)."""
+    if not isinstance(inspections.get("summary"), pd.DataFrame):
+        return {}
+    ageing = inspections["ageing"]
+    status = inspections["status"]
+    plan = pd.DataFrame({
+        "合同号": status["contract_id"],
+        "借款人": [mask_name(n, k) for n, k in zip(status["borrower_name"], status["borrower_kind"])],
+        "分类": [TIER_NAMES[int(t)] for t in status["tier"]],
+        "应做检查": status["next_inspection"],
+        "应检查日期": [str(d) if d is not None and not pd.isna(d) else "—" for d in status["next_due"]],
+        "逾期天数": status["days_overdue"].astype(int),
+        "上次检查": [str(d) if d is not None and not pd.isna(d) else "无" for d in status["last_inspection"]],
+        "余额（万元）": [_wan(v) for v in status["balance_cents"]],
+    }).reset_index(drop=True)
+    return {
+        "贷后检查": inspections["summary"].reset_index(drop=True),
+        "检查逾期账龄": pd.DataFrame({"逾期天数": ageing["逾期天数"], "笔数": ageing["loans"].astype(int),
+                                  "余额（万元）": [_wan(v) for v in ageing["balance_cents"]]}),
+        "检查逾期明细": plan[status["overdue"].to_numpy(dtype=bool)].reset_index(drop=True),
+        "检查计划": plan,  # every loan's next inspection: a workbook sheet for the analysts, not in the PDF
+    }
+
+
+def collection_sections(collections: dict) -> dict[str, pd.DataFrame]:
+    """催收概况, 催收方式, 催收结果 and 逾期转正常率 (cure rate by last month's bucket)."""
+    if not isinstance(collections.get("figures"), pd.DataFrame):
+        return {}
+    actions, cures = collections["actions"], collections["cures"]
+    return {
+        "催收概况": collections["figures"].reset_index(drop=True),
+        "催收方式": pd.DataFrame({"催收方式": actions["催收方式"], "次数": actions["次数"].astype(int),
+                               "涉及笔数": actions["loans"].astype(int),
+                               "回收金额（万元）": [_wan(v) for v in actions["recovered_cents"]]}),
+        "催收结果": collections["outcomes"].rename(columns={"loans": "涉及笔数"}).reset_index(drop=True),
+        "逾期转正常率": pd.DataFrame({
+            "上月末账龄": cures["上月末账龄"], "上月末逾期笔数": cures["loans"].astype(int),
+            "上月末余额（万元）": [_wan(v) for v in cures["balance_cents"]],
+            "本月转正常笔数": cures["cured"].astype(int),
+            "转正常余额（万元）": [_wan(v) for v in cures["cured_balance_cents"]],
+            "转正常率（%）": [_percent_of(v) for v in cures["cure_rate"]],
+        }),
+    }
+
+
+def vintage_chart_png(vintage: pd.DataFrame) -> bytes:
+    """One line per origination quarter: share of principal ever more than 30 days overdue, by MOB."""
+    font = chart_font()
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(_CHART_RC)
+        fig = Figure(figsize=(6.6, 3.0), dpi=200)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        cohorts = sorted(set(vintage["放款季度"]))
+        for i, cohort in enumerate(cohorts):
+            rows = vintage[vintage["放款季度"] == cohort]
+            ax.plot(list(rows["账龄月数"]), [float(v) if v is not None else float("nan") for v in rows["逾期30天以上（%）"]],
+                    color=COHORT_COLOURS[i % len(COHORT_COLOURS)], marker="o", markersize=2, linewidth=1.2,
+                    label=cohort)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("账龄（月，MOB）", fontproperties=font)
+        ax.set_ylabel("曾逾期30天以上本金占比（%）", fontproperties=font)
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        ax.grid(axis="y", color="#DDDDDD", linewidth=0.6)
+        small = font.copy()
+        small.set_size(7)
+        ax.legend(prop=small, loc="upper left", frameon=False, ncol=2)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _reserve_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    df = sections["一般准备"]
+    table = _table(df, [70, 50, 54], st, right={"金额（万元）"})
+    note = Paragraph("注：金融企业准备金计提管理办法（2012）：一般准备为潜在风险估计值（正常 1.5%、关注 3%、次级 30%、"
+                     "可疑 60%、损失 100%）扣减资产减值准备后的差额，且不低于期末风险资产的下限比例"
+                     "（config/provisioning.yaml）；两者取高。", st["note"])
+    return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
+
+
+def _vintage_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    flow = _heading(title, st)
+    if "账龄分析明细" in sections:
+        wide = sections["账龄分析"]
+        widths = [22, 14, 28] + [110 / len(VINTAGE_MOBS)] * len(VINTAGE_MOBS)
+        flow += [_chart(vintage_chart_png(sections["账龄分析明细"]), 3.0 / 6.6), Spacer(1, 2 * mm),
+                 _table(wide, widths, st, right=set(wide.columns[1:])), Spacer(1, 1.5 * mm),
+                 Paragraph("注：按放款季度分组，纵轴为曾逾期 30 天以上（或已核销）贷款的放款本金占该季度放款本金的比例，"
+                           "横轴为放款后月数；“—”表示该季度尚未到此账龄。", st["note"])]
+    if "滚动率" in sections:
+        rolls = sections["滚动率"]
+        flow += [Spacer(1, 3 * mm), KeepTogether([
+            Paragraph("账龄滚动率（按余额加权，近期各月末汇总）", st["body"]),
+            _table(rolls, [22, 36, 26, 30, 30, 30], st, right=set(rolls.columns[1:])), Spacer(1, 1.5 * mm),
+            Paragraph("注：滚动率为月末处于该账龄的余额中，下一月末滚入下一账龄的比例；回到M0 为恢复正常还款的比例。",
+                      st["note"])])]
+    return flow
+
+
+def _inspection_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    summary, ageing, detail = (sections[k] for k in ("贷后检查", "检查逾期账龄", "检查逾期明细"))
+    bands = ageing[ageing["逾期天数"] != "合计"]
+    chart = bar_chart_png(list(bands["逾期天数"]), [float(v) for v in bands["笔数"]],
+                          ["#F9A825", "#EF6C00", "#C62828", "#6D1B1B"][:len(bands)], "检查逾期贷款笔数",
+                          [f"{n}笔\n{money(b)}万元" for n, b in zip(bands["笔数"], bands["余额（万元）"])])
+    flow = [KeepTogether([*_heading(title, st), _table(summary, [38, 34, 34, 34, 34], st, right=set(summary.columns[1:])),
+                          Spacer(1, 1.5 * mm),
+                          Paragraph("注：应检查日期按 config/inspections.yaml 计算：首次检查为放款后若干工作日内，定期检查按"
+                                    "五级分类确定频率，专项检查于逾期或下调分类后若干日内。", st["note"])]),
+            Spacer(1, 2 * mm), _chart(chart, 2.4 / 6.6)]
+    if len(detail):
+        shown = detail.head(15)
+        flow += [Spacer(1, 2 * mm), KeepTogether([
+            Paragraph(f"检查逾期贷款（共{len(detail)}笔，按逾期天数列示前{len(shown)}笔）", st["body"]),
+            _table(shown, [22, 30, 12, 18, 22, 16, 22, 32], st, right={"逾期天数", "余额（万元）"})])]
+    return flow
+
+
+def _collection_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    figures, actions, outcomes, cures = (sections[k] for k in ("催收概况", "催收方式", "催收结果", "逾期转正常率"))
+    shown = actions[actions["催收方式"] != "合计"]
+    chart = bar_chart_png(list(shown["催收方式"]), [float(v) for v in shown["次数"]], ["#1F3B5C"] * len(shown),
+                          "本月催收次数", [f"{n}次\n{money(r)}万元" for n, r in zip(shown["次数"], shown["回收金额（万元）"])])
+    return [
+        KeepTogether([*_heading(title, st), _table(figures, [90, 84], st, right={"本期值"}), Spacer(1, 2 * mm),
+                      _chart(chart, 2.4 / 6.6)]),
+        Spacer(1, 2 * mm),
+        KeepTogether([Paragraph("催收方式与回收金额", st["body"]),
+                      _table(actions, [44, 40, 40, 50], st, right={"次数", "涉及笔数", "回收金额（万元）"})]),
+        Spacer(1, 2 * mm),
+        KeepTogether([Paragraph("催收结果", st["body"]), _table(outcomes, [64, 55, 55], st, right={"次数", "涉及笔数"})]),
+        Spacer(1, 2 * mm),
+        KeepTogether([Paragraph("逾期贷款转正常（按上月末账龄）", st["body"]),
+                      _table(cures, [24, 28, 32, 28, 32, 30], st, right=set(cures.columns[1:])), Spacer(1, 1.5 * mm),
+                      Paragraph("注：上月末逾期、本月末已无逾期（含已结清）的贷款为转正常；期间核销的不计入。承诺还款在约定天数内"
+                                "有回款为兑现（config/collections.yaml）。", st["note"])]),
+    ]
+
+
+def covenant_section_table(covenants: pd.DataFrame) -> pd.DataFrame:
+    """Borrowers (masked) by covenant headroom, tightest first: ratio, ceiling, headroom in points, breach."""
+    return pd.DataFrame({
+        "借款人": [mask_name(n, k) for n, k in zip(covenants["borrower_name"], covenants["borrower_kind"])],
+        "报表期": covenants["period_end"].astype(str),
+        "资产负债率（%）": [_percent_of(v) for v in covenants["debt_to_asset"]],
+        "约定上限（%）": [_percent_of(v) for v in covenants["covenant"]],
+        "余量（百分点）": [_percent_of(v) for v in covenants["headroom"]],
+        "状态": ["违约" if b else "未违约" for b in covenants["breach"]],
+        "借款余额（万元）": [_wan(v) for v in covenants["balance_cents"]],
+    })
+
+
+def _covenant_markup(column: str, value: Any) -> str | None:
+    if column == "状态" and value == "违约":
+        return f'<font color="{FAIL_COLOUR}">● 违约</font>'
+    return None
+
+
+def _covenant_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    df = sections["契约指标余量"]
+    flow = _heading(title, st)
+    if df.empty:
+        return [*flow, Paragraph("本期无可用的借款人财务报表。", st["body"])]
+    shown = df.head(15)
+    breaches = int((df["状态"] == "违约").sum())
+    flow += [Paragraph(f"共{len(df)}户借款人有最新财务报表，其中资产负债率超过约定上限的<b>{breaches}</b>户；"
+                       f"按余量从小到大列示前{len(shown)}户。", st["body"]), Spacer(1, 2 * mm),
+             _table(shown, [38, 22, 24, 22, 24, 18, 26], st,
+                    right={"资产负债率（%）", "约定上限（%）", "余量（百分点）", "借款余额（万元）"}, markup=_covenant_markup),
+             Spacer(1, 1.5 * mm),
+             Paragraph("注：资产负债率 = 负债合计 / 资产总计（最新一期报表，合并口径优先）；约定上限见 "
+                       "config/early_warning.yaml（debt_to_asset_covenant）；余量为负即已违约。", st["note"])]
+    return flow

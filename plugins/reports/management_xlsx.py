@@ -134,6 +134,34 @@ def _add_charts(wb: xlsxwriter.Workbook, ws: Any, name: str, title: str, frame: 
                                            "逾期贷款余额（万元，不含 M0）"))
     elif title == "指标趋势" and len(frame):
         ws.insert_chart(anchor, _trend_chart(wb, name, frame))
+    elif title == "账龄分析" and len(frame):
+        ws.insert_chart(xl_rowcol_to_cell(HEADER_ROW + len(frame) + 2, 0), _vintage_chart(wb, name, frame))
+    elif title == "检查逾期账龄" and len(frame) > 1:
+        ws.insert_chart(anchor, _bar_chart(wb, name, frame, "逾期天数", "笔数", range(0, len(frame) - 1), None,
+                                           "检查逾期贷款笔数（按逾期天数）"))
+    elif title == "催收方式" and len(frame) > 1:
+        ws.insert_chart(anchor, _bar_chart(wb, name, frame, "催收方式", "回收金额（万元）", range(0, len(frame) - 1),
+                                           None, "本月回收金额（万元，按催收方式）"))
+
+
+def _vintage_chart(wb: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame) -> Any:
+    """One line per origination quarter across the MOB columns of the 账龄分析 sheet."""
+    chart = wb.add_chart({"type": "line"})
+    mob_columns = [i for i, c in enumerate(frame.columns) if str(c).startswith("MOB")]
+    first, last = mob_columns[0], mob_columns[-1]
+    for offset, values in enumerate(frame.iloc[:, first:last + 1].itertuples(index=False)):
+        reached = sum(1 for v in values if v is not None)  # a cohort's points stop where its age does ("—")
+        if not reached:
+            continue
+        row, end = HEADER_ROW + 1 + offset, first + reached - 1
+        chart.add_series({"name": [sheet, row, 0], "categories": [sheet, HEADER_ROW, first, HEADER_ROW, end],
+                          "values": [sheet, row, first, row, end], "marker": {"type": "circle", "size": 4}})
+    chart.set_title({"name": "曾逾期30天以上本金占比（%），按放款季度", "name_font": {"size": 11}})
+    chart.set_y_axis({"name": "%"})
+    chart.show_blanks_as("gap")
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 720, "height": 320})
+    return chart
 
 
 def render_management_xlsx(pack: dict) -> bytes:

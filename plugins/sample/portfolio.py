@@ -24,6 +24,8 @@ import pandas as pd
 from plugins.sample.docspecs import bad_specs, contract_spec, contract_terms, money, rate_str, statement_specs
 from plugins.sample.parties import Borrower, Guarantee, Valuation, make_borrowers, make_collateral, make_guarantees
 from plugins.sample.simulate import Contract, assign_segments, make_contracts
+from plugins.sample.collections import monitoring_tables
+from plugins.sample.impairment import impairment_tables
 
 BORROWER_COLUMNS = ["borrower_id", "name", "kind", "industry_code", "industry_name", "region", "id_number",
                     "group_id", "related_party"]
@@ -229,6 +231,8 @@ def core_extract(portfolio: SamplePortfolio, month_end: date) -> dict[str, pd.Da
         "borrowers": portfolio.borrowers[portfolio.borrowers["borrower_id"].isin(bids)].reset_index(drop=True),
         "loans": loans, "schedules": sched, "payments": pay, "collateral": col.reset_index(drop=True),
         "guarantors": portfolio.guarantors[portfolio.guarantors["contract_id"].isin(ids)].reset_index(drop=True),
+        **monitoring_tables(portfolio, month_end),  # inspections and collections: separate random streams
+        **impairment_tables(portfolio, month_end),  # individually assessed impairment: its own random stream
     }
 
 

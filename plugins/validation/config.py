@@ -58,6 +58,8 @@ class FrameSuite(_Strict):
     id_columns: list[str] = Field(min_length=1)
     types: dict[str, ColumnType] = Field(default_factory=dict)
     parse_severity: Severity = "blocking"
+    # An optional table (e.g. the inspection log) is validated when delivered and skipped when not.
+    optional: bool = False
     expectations: list[ExpectationSpec] = Field(min_length=1)
 
 

@@ -1,0 +1,67 @@
+"""Specification: scanned (image-only) PDFs are quarantined as needs_ocr, saying how to read them; the
+optional OCR extractor (the `ocr` extra, rapidocr-onnxruntime) reads a scanned contract's terms with OCR
+provenance: page, bounding box, the engine's confidence and the engine's name. The `test` extra installs the
+engine, so these run for real (no skip); the pipeline's use of it is specified in tests/test_ingest_ocr.py."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from pipelines.cli import main
+from plugins.documents import inspect_pdf, render_document
+from tests.test_documents_render_extract import LOAN_TERMS
+
+SAMPLE_SCAN = {"kind": "bad", "defect": "image_only", "declared_class": "loan_contract"}  # as docspecs deliver it
+
+
+def _run(capsys, tmp_path, data: bytes, *extra: str) -> tuple[int, dict]:
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(data)
+    code = main(["extract", str(path), *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_by_default_a_scan_is_quarantined_with_how_to_read_it(capsys, tmp_path):
+    result = inspect_pdf(render_document(SAMPLE_SCAN), "loan_contract", 50_000_000, 1000)
+    assert (result.ok, result.reason_code) == (False, "needs_ocr")
+    assert "pip install -e '.[ocr]'" in result.reason and "ocr.enabled: true" in result.reason
+    code, out = _run(capsys, tmp_path, render_document(SAMPLE_SCAN))  # config: ocr.enabled false
+    assert code == 3 and (out["status"], out["reason_code"]) == ("quarantined", "needs_ocr")
+
+
+def test_the_ocr_extractor_is_registered_and_off_in_the_configuration():
+    from plugins import registry
+    from plugins.config import load_config
+    from plugins.documents.ocr import RapidOcrExtractor
+
+    ocr = load_config().documents.ocr
+    assert (ocr.enabled, ocr.engine) == (False, "rapidocr")
+    assert isinstance(registry.extractor("rapidocr"), RapidOcrExtractor)  # loads without the engine installed
+
+
+def test_a_scanned_contract_is_read_with_ocr_provenance():
+    from plugins.config import load_config
+    from plugins.documents.ocr import RapidOcrExtractor, ocr_contract
+
+    cfg = load_config().documents.ocr
+    extractor = RapidOcrExtractor()
+    scan = render_document({**SAMPLE_SCAN, "terms": LOAN_TERMS})
+    lines = extractor.read(scan, cfg.max_pages, cfg.dpi)
+    ex = ocr_contract(lines, extractor.engine, cfg.min_confidence)
+    assert (ex.contract_kind, ex.contract_id, ex.lender, ex.borrower_name, ex.principal, ex.term_months) == (
+        "loan_contract", "JK-2024-000123", "华信银行股份有限公司杭州分行", "浙江恒远机械制造有限公司",
+        Decimal("12345678.90"), 36)
+    principal = ex.provenance["principal"]
+    assert principal.page == 1 and principal.engine == "rapidocr-onnxruntime 1.4.4"
+    assert principal.confidence >= cfg.min_confidence and principal.text == "人民币12,345,678.90元"
+    x0, top, x1, bottom = principal.bbox  # PDF points from the top: the fifth line drawn on the A4 page
+    assert 60 < x0 < x1 < 595 and 200 < top < bottom < 260
+
+
+def test_the_analyst_command_reads_the_sample_scan_with_ocr(capsys, tmp_path):
+    code, out = _run(capsys, tmp_path, render_document(SAMPLE_SCAN), "--ocr", "--declared-class", "loan_contract")
+    assert code == 0 and (out["status"], out["kind"], out["read_by"]) == ("extracted", "loan_contract", "ocr")
+    assert out["terms"]["contract_id"]["value"] == "HT-0000-0000"
+    assert out["terms"]["principal"]["value"] == "1000000.00"
+    assert out["terms"]["principal"]["provenance"]["engine"] == "rapidocr-onnxruntime 1.4.4"
