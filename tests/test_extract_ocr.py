@@ -25,7 +25,7 @@ def _run(capsys, tmp_path, data: bytes, *extra: str) -> tuple[int, dict]:
 def test_by_default_a_scan_is_quarantined_with_how_to_read_it(capsys, tmp_path):
     result = inspect_pdf(render_document(SAMPLE_SCAN), "loan_contract", 50_000_000, 1000)
     assert (result.ok, result.reason_code) == (False, "needs_ocr")
-    assert "pip install -e '.[ocr]'" in result.reason and "ocr.enabled: true" in result.reason
+    assert "ocr.enabled: true" in result.reason and "postloan extract --ocr FILE" in result.reason
     code, out = _run(capsys, tmp_path, render_document(SAMPLE_SCAN))  # config: ocr.enabled false
     assert code == 3 and (out["status"], out["reason_code"]) == ("quarantined", "needs_ocr")
 

@@ -35,8 +35,8 @@ CLASS_KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
 }
 DETECTION_PAGES = 2
-OCR_HINT = ("To read it, install the optional OCR extractor (pip install -e '.[ocr]') and run "
-            "`postloan extract --ocr FILE` (or set ocr.enabled: true in config/documents.yaml)")
+OCR_HINT = ("To read it, set ocr.enabled: true in config/documents.yaml or run `postloan extract --ocr FILE` "
+            "(the engine is the optional `ocr` extra, rapidocr-onnxruntime; `make` installs it)")
 
 
 @dataclass(frozen=True)
