@@ -77,35 +77,22 @@ def extract_file(data: bytes, declared_class: str | None, max_bytes: int, max_pa
 
 
 def ocr_file(data: bytes, declared_class: str | None, triage, ocr) -> dict[str, Any]:
-    """A scan read by the OCR extractor: contract terms with OCR provenance, or why it stays quarantined."""
-    from plugins import registry
-    from plugins.documents.ocr import ocr_contract
-    from plugins.documents.triage import CLASS_NAMES, OCR_HINT, detect_class
+    """A scan read by the OCR extractor: contract terms with OCR provenance, or why it stays quarantined.
+    The decision is the pipeline's own (plugins.documents.ocr.triage_scan); the terms come from the same read."""
+    from plugins.documents.ocr import ocr_contract, triage_scan
 
-    quarantined = {"status": "quarantined", "reason_code": "needs_ocr", "pages": triage.page_count}
-    extractor = registry.extractor(ocr.engine)
-    if extractor is None or not getattr(extractor, "available", False):
-        return {**quarantined, "reason": f"{triage.reason} — the OCR extractor {ocr.engine!r} is not installed"}
-    reason = triage.reason.replace(" " + OCR_HINT, "")  # OCR was tried: say what it read instead
-    lines = extractor.read(data, ocr.max_pages, ocr.dpi)
-    detected = detect_class("\n".join(line.text for line in lines))
-    if detected not in ("loan_contract", "lease_contract"):
-        what = "nothing recognisable" if detected is None else CLASS_NAMES.get(detected, detected)
-        return {**quarantined, "reason": f"{reason} OCR ({extractor.engine}) read {len(lines)} line(s) on the first "
-                                         f"{ocr.max_pages} page(s): {what}; only contract terms are read from scans",
-                "ocr_engine": extractor.engine}
-    if declared_class is not None and declared_class != detected:
-        return {"status": "quarantined", "reason_code": "mislabelled", "pages": triage.page_count,
-                "reason": f"mislabelled: declared as {CLASS_NAMES.get(declared_class, declared_class)} but the "
-                          f"scan reads (OCR) as {CLASS_NAMES[detected]}", "ocr_engine": extractor.engine}
-    extraction = ocr_contract(lines, extractor.engine, ocr.min_confidence)
+    scan = triage_scan(data, declared_class, triage, ocr)
+    if not scan.triage.ok:
+        return {"status": "quarantined", "reason_code": scan.triage.reason_code, "reason": scan.triage.reason,
+                "pages": triage.page_count, **({"ocr_engine": scan.engine} if scan.engine else {})}
+    extraction = ocr_contract(list(scan.lines), scan.engine, ocr.min_confidence)
     out = contract_json(extraction)
     for name, term in out["terms"].items():
         where = extraction.provenance.get(name)
         if term["provenance"] is not None and where is not None:
             term["provenance"].update({"confidence": where.confidence, "engine": where.engine})
-    return {"status": "extracted", "kind": detected, "pages": triage.page_count, "read_by": "ocr",
-            "ocr_engine": extractor.engine, **out}
+    return {"status": "extracted", "kind": scan.triage.detected_class, "pages": triage.page_count, "read_by": "ocr",
+            "ocr_engine": scan.engine, **out}
 
 
 def statement_json(extraction, all_lines: bool = False) -> dict[str, Any]:

@@ -65,3 +65,9 @@ def test_the_analyst_command_reads_the_sample_scan_with_ocr(capsys, tmp_path):
     assert out["terms"]["contract_id"]["value"] == "HT-0000-0000"
     assert out["terms"]["principal"]["value"] == "1000000.00"
     assert out["terms"]["principal"]["provenance"]["engine"] == "rapidocr-onnxruntime 1.4.4"
+
+
+def test_without_a_declared_class_the_analyst_command_accepts_any_scanned_contract(capsys, tmp_path):
+    code, out = _run(capsys, tmp_path, render_document(SAMPLE_SCAN), "--ocr")
+    assert code == 0 and (out["status"], out["kind"], out["read_by"]) == ("extracted", "loan_contract", "ocr")
+    assert out["terms"]["contract_id"]["value"] == "HT-0000-0000"

@@ -138,6 +138,7 @@ class ScanTriage:
     it (None when no OCR ran, e.g. the engine is not installed)."""
     triage: Triage
     engine: str | None = None
+    lines: tuple[OcrLine, ...] = ()  # what OCR read, for extracting the terms without reading again
 
 
 def ocr_extractor(cfg: Any) -> tuple[Any | None, str | None]:
@@ -156,13 +157,14 @@ def ocr_extractor(cfg: Any) -> tuple[Any | None, str | None]:
     return extractor, None
 
 
-def triage_scan(data: bytes, declared_class: str, triage: Triage, cfg: Any) -> ScanTriage:
+def triage_scan(data: bytes, declared_class: str | None, triage: Triage, cfg: Any) -> ScanTriage:
     """Triage again, by OCR, a document `inspect_pdf` found image-only (reason code needs_ocr).
 
     Accepted (ok) when the first `cfg.max_pages` pages read, by OCR, as the declared loan or lease contract
     (the class keywords of triage, earliest first). Otherwise it stays quarantined and the reason says that
     OCR was tried and what it read: needs_ocr when nothing recognisable (or a financial statement, whose
-    figures are not read from scans), mislabelled when the scan reads as another class.
+    figures are not read from scans), mislabelled when the scan reads as another class. With no declared
+    class (the analyst's command), any contract class is accepted.
     """
     base = (triage.reason or "needs_ocr").replace(" " + OCR_HINT, "").rstrip(".")  # OCR was tried: say what it read
     extractor, missing = ocr_extractor(cfg)
@@ -178,9 +180,9 @@ def triage_scan(data: bytes, declared_class: str, triage: Triage, cfg: Any) -> S
         found = f" ({_excerpt(lines)})" if lines else ""
         return ScanTriage(Triage(
             False, "needs_ocr", f"{base}. {tried}{found} but recognised no document class in them (no title of a "
-            f"借款合同 or 融资租赁合同); declared as {CLASS_NAMES.get(declared_class, declared_class)}", None,
-            triage.page_count), engine)
-    if detected != declared_class:
+            f"借款合同 or 融资租赁合同)" + (f"; declared as {CLASS_NAMES.get(declared_class, declared_class)}"
+                                         if declared_class else ""), None, triage.page_count), engine)
+    if declared_class is not None and detected != declared_class:
         return ScanTriage(Triage(
             False, "mislabelled", f"mislabelled: declared as {CLASS_NAMES.get(declared_class, declared_class)} "
             f"but the scan reads as {CLASS_NAMES.get(detected, detected)}. {tried} ({_excerpt(lines)})", detected,
@@ -189,7 +191,7 @@ def triage_scan(data: bytes, declared_class: str, triage: Triage, cfg: Any) -> S
         return ScanTriage(Triage(
             False, "needs_ocr", f"{base}. {tried} and they read as {CLASS_NAMES.get(detected, detected)}, but only "
             f"contract terms are read from scans, not statement figures", detected, triage.page_count), engine)
-    return ScanTriage(Triage(True, None, None, detected, triage.page_count), engine)
+    return ScanTriage(Triage(True, None, None, detected, triage.page_count), engine, tuple(lines))
 
 
 def read_scan_contract(data: bytes, cfg: Any) -> tuple[ContractExtraction | None, str]:

@@ -31,12 +31,6 @@ HISTORY_COLUMNS = ["contract_id", "month_end", "dpd", "bucket", "balance_cents",
                    "principal_cents", "written_off_on"]
 
 
-def configured_buckets() -> list[DelinquencyBucket]:
-    """The delinquency buckets of the default configuration folder (config/provisioning.yaml)."""
-    from plugins.config import load_config
-    return list(load_config().provisioning.ageing_buckets)
-
-
 def bucket_of(dpd: int, buckets: Sequence[DelinquencyBucket]) -> str:
     """Label of the first bucket whose max_dpd is at least `dpd` (the last bucket is open)."""
     for bucket in buckets:
@@ -50,18 +44,16 @@ def _iso_date(text: str) -> date | None:
 
 
 def ageing_history(extract: Mapping[str, pd.DataFrame], month_ends: list[date],
-                   buckets: Sequence[DelinquencyBucket] | None = None) -> pd.DataFrame:
+                   buckets: Sequence[DelinquencyBucket]) -> pd.DataFrame:
     """Every loan open at each month end: contract_id, month_end (date), dpd, bucket, balance_cents.
 
     Also product, start_date (date), principal_cents (as contracted; for vintage curves) and
-    written_off_on (date or None: when the extract records a later write-off). `buckets`
-    defaults to the `ageing_buckets` of config/provisioning.yaml. Rows are ordered by month
-    end, then contract_id.
+    written_off_on (date or None: when the extract records a later write-off). `buckets` are
+    the `ageing_buckets` of provisioning.yaml. Rows are ordered by month end, then contract_id.
     """
     # Imported here: plugins.provisioning (its ECL's flow-rate matrix) imports this module.
     from plugins.provisioning.history import book_at
 
-    buckets = list(buckets) if buckets is not None else configured_buckets()
     loans = extract["loans"]
     principal = {cid: to_cents(p) for cid, p in zip(loans["contract_id"], loans["principal"])}
     written_off = {cid: _iso_date(d) for cid, d in zip(loans["contract_id"], loans["written_off_on"])}
@@ -86,14 +78,6 @@ def ageing_history(extract: Mapping[str, pd.DataFrame], month_ends: list[date],
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.astype({"dpd": "int64", "balance_cents": "int64", "principal_cents": "int64"})
     return frame.sort_values(["month_end", "contract_id"], ignore_index=True)
-
-
-def _bucket_order(history: pd.DataFrame, buckets: Sequence[DelinquencyBucket] | None) -> list[str]:
-    if buckets is not None:
-        return [b.label for b in buckets]
-    if "bucket" in history and len(history) and set(history["bucket"]) <= {b.label for b in configured_buckets()}:
-        return [b.label for b in configured_buckets()]
-    return sorted(set(history["bucket"]))
 
 
 def _end(value) -> date:
@@ -124,15 +108,15 @@ def transitions(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).astype({"balance_cents": "int64"})
 
 
-def roll_amounts(history: pd.DataFrame, weight: str = "balance",
-                 buckets: Sequence[DelinquencyBucket] | None = None) -> pd.DataFrame:
+def roll_amounts(history: pd.DataFrame, weight: str,
+                 buckets: Sequence[DelinquencyBucket]) -> pd.DataFrame:
     """Pooled weights (integer cents of balance at the from-month end, or loan counts) from bucket to column.
 
     Rows: every bucket (index name "from"); columns: every bucket, then "closed" and "written off".
     """
     if weight not in ("balance", "count"):
         raise ValueError(f"weight must be 'balance' or 'count', not {weight!r}")
-    order = _bucket_order(history, buckets)
+    order = [b.label for b in buckets]
     moves = transitions(history)
     values = moves["balance_cents"] if weight == "balance" else pd.Series(1, index=moves.index, dtype="int64")
     table = values.groupby([moves["from_bucket"], moves["to_bucket"]]).sum().unstack(fill_value=0)
@@ -141,8 +125,8 @@ def roll_amounts(history: pd.DataFrame, weight: str = "balance",
     return table.astype("int64")
 
 
-def roll_rates(history: pd.DataFrame, weight: str = "balance",
-               buckets: Sequence[DelinquencyBucket] | None = None) -> pd.DataFrame:
+def roll_rates(history: pd.DataFrame, weight: str,
+               buckets: Sequence[DelinquencyBucket]) -> pd.DataFrame:
     """Bucket-to-bucket transition fractions between consecutive month ends, pooled over the history.
 
     Rows: from bucket (every bucket, index name "from"); columns: to bucket, then "closed" (repaid,
