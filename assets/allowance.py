@@ -9,11 +9,10 @@ from assets.provision import ecl_inputs
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins import registry
-from plugins.classification import classify_book
+from plugins.classification import classify_facts, facts_frame
 from plugins.config import PostloanConfig
 from plugins.ingest import month_end
 from plugins.money import yuan
-from plugins.portfolio.loanbook import loan_facts
 from plugins.portfolio.performance import ageing_history, roll_rates
 from plugins.provisioning import expected_credit_loss, sensitivity
 from plugins.provisioning.history import (
@@ -32,7 +31,8 @@ def _classifier(cfg: PostloanConfig):
     rules = registry.classification_rules()
 
     def classify(book: pd.DataFrame, as_of: date) -> dict[str, int]:
-        return {v.contract_id: v.tier for v in classify_book(loan_facts(book, as_of), cfg.classification, rules)}
+        verdicts = classify_facts(facts_frame(book, as_of), cfg.classification, rules)
+        return dict(zip(verdicts["contract_id"], verdicts["tier"]))
     return classify
 
 

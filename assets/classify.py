@@ -2,6 +2,8 @@
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
+    AssetIn,
+    AssetKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -12,15 +14,17 @@ from dagster import (
 )
 
 from assets.common import markdown_table
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import PostloanConfigResource
+from assets.reports import manifest_inputs
+from pipelines.partitions import PREVIOUS_MONTH, monthly_partitions
+from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins import registry
-from plugins.classification import TIER_NAMES, verdicts_frame
+from plugins.classification import TIER_NAMES, with_previous_and_overrides
 from plugins.classification.impairment import read_impairment
 from plugins.classification.overrides import read_overrides, refused_frame
-from plugins.classification.period import classify_period, external_overdue_share, previous_month_end
+from plugins.classification.period import classify_period, external_overdue_share, opening_tiers
 from plugins.ingest import month_end
 from plugins.money import yuan
+from plugins.reports import classification as published_classification
 
 
 def _tier_distribution(frame: pd.DataFrame) -> str:
@@ -29,12 +33,23 @@ def _tier_distribution(frame: pd.DataFrame) -> str:
     return "\n".join(["| 五级分类 | 笔数 | 余额(元) |", "|---|---|---|", *rows])
 
 
+# Last month's classification as it was reported; {} when that month was never run.
+PREVIOUS_CLASSIFICATION = AssetIn(key=AssetKey("loan_classification"), partition_mapping=PREVIOUS_MONTH,
+                                  metadata={"materialized_only": True})
+
+
+def reported(previous_classification: dict) -> pd.DataFrame | None:
+    return next(iter(previous_classification.values()), None)
+
+
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
+       ins={"previous_classification": PREVIOUS_CLASSIFICATION},
        description="Five-tier classification of every outstanding loan at the month end, with the rules that "
-                   "fired and their facts, the tier before floors, the previous month's tier and any manual "
-                   "override (who, when, why). Refused overrides are in the metadata and in the frame's "
+                   "fired and their facts, the tier before floors, the tier reported the month before (read "
+                   "from last month's classification; bootstrapped when that month was never run) and any "
+                   "manual override (who, when, why). Refused overrides are in the metadata and in the frame's "
                    "attrs['overrides_refused'].")
-def loan_classification(context: AssetExecutionContext, core_system_extract: dict,
+def loan_classification(context: AssetExecutionContext, core_system_extract: dict, previous_classification: dict,
                         config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().classification
     rules = registry.classification_rules()
@@ -46,13 +61,13 @@ def loan_classification(context: AssetExecutionContext, core_system_extract: dic
     # Individually assessed impairment (optional table): the facts of the impairment floors.
     impairment = read_impairment(core_system_extract.get("impairment"), as_of)
 
-    # Last month's tiers are recomputed from this extract, without this month's overrides or external data.
-    _, previous_verdicts, _ = classify_period(core_system_extract, previous_month_end(as_of), cfg, rules)
-    previous = {v.contract_id: v.tier for v in previous_verdicts}
+    opening, previous_source = opening_tiers(reported(previous_classification), core_system_extract, as_of, cfg, rules)
+    context.log.info(f"previous tiers {previous_source}")
+    previous = dict(zip(opening["contract_id"], opening["tier"]))
     book, verdicts, refused_here = classify_period(core_system_extract, as_of, cfg, rules, share, overrides,
                                                    impairment)
     refused = refused + refused_here
-    frame = book.merge(verdicts_frame(verdicts, previous), on="contract_id", validate="one_to_one")
+    frame = book.merge(with_previous_and_overrides(verdicts, previous), on="contract_id", validate="one_to_one")
     frame.attrs["overrides_refused"] = [r.as_dict() for r in refused]
     for r in refused:
         context.log.warning(f"override refused: {r.reason}")
@@ -61,6 +76,7 @@ def loan_classification(context: AssetExecutionContext, core_system_extract: dic
     downgraded = frame[frame["tier"] > 1]
     return MaterializeResult(value=frame, metadata={
         "loans": len(frame),
+        "previous_tier_source": previous_source,
         "rules": ", ".join(r.name for r in rules),
         "external_overdue_share": "delivered" if share is not None else "absent: cross-institution rule not evaluated",
         "impairment_assessments": (f"delivered: {len(impairment)} assessed contract(s), "
@@ -101,3 +117,19 @@ def overrides_respect_floors(context: AssetCheckExecutionContext, loan_classific
         description="; ".join(r["reason"] for r in refused[:5]) if refused else "no override refused",
         metadata={"applied": int((loan_classification["override_by"] != "").sum()), "refused": len(refused),
                   "refused_overrides": MetadataValue.json(refused)})
+
+
+@asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
+       description="The month's loan-level classification (五级分类明细: tier, previous tier, rules and reasons per "
+                   "loan) archived as CSV with its manifest: the record next month's previous tiers and migration "
+                   "opening are read as, and what a later month's manifest names as previous_classification.")
+def published_loan_classification(context: AssetExecutionContext, loan_classification: pd.DataFrame,
+                                  archive: ArchiveResource, config: PostloanConfigResource) -> MaterializeResult:
+    period = context.partition_key
+    files = {published_classification.file_name(period): published_classification.classification_csv(loan_classification)}
+    inputs = manifest_inputs(archive.get(), config.get(), period, [period])
+    published = archive.get().publish(published_classification.REPORT_KIND, period, month_end(period), files, inputs,
+                                      context.run.run_id)
+    return MaterializeResult(value=published, metadata={
+        "manifest": published["manifest_key"], "files": MetadataValue.json(published["files"]),
+        "objects_written": published["objects_written"]})

@@ -1,13 +1,13 @@
 """Tier migration from the previous month end to this month end."""
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
 
 from assets.common import markdown_table
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import THIS_AND_PREVIOUS_MONTH, monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins import registry
 from plugins.classification.migration import migrate
-from plugins.classification.period import classify_period, previous_month_end
+from plugins.classification.period import opening_tiers, previous_month_end
 from plugins.ingest import month_end
 
 
@@ -17,22 +17,26 @@ def _rates_table(rates: pd.DataFrame) -> str:
 
 
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
+       ins={"loan_classification": AssetIn(partition_mapping=THIS_AND_PREVIOUS_MONTH,
+                                           metadata={"materialized_only": True})},
        description="Transition matrix of the five tiers from the previous month end to this one, by count and by "
                    "balance, with the regulatory migration rates (正常/关注/次级/可疑类贷款迁徙率). Long form: "
                    "one row per (from_tier, to_tier); new loans and exits have no tier. Value: {'transitions', 'rates'}.")
-def tier_migration(context: AssetExecutionContext, core_system_extract: dict, loan_classification: pd.DataFrame,
+def tier_migration(context: AssetExecutionContext, core_system_extract: dict, loan_classification: dict,
                    config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().classification
-    as_of = month_end(context.partition_key)
-    # The opening tiers are recomputed from this month's extract, as loan_classification's previous_tier is.
-    opening_book, opening_verdicts, _ = classify_period(core_system_extract, previous_month_end(as_of), cfg,
-                                                        registry.classification_rules())
-    opening = opening_book[["contract_id", "balance_cents"]].assign(tier=[v.tier for v in opening_verdicts])
-    result = migrate(opening, loan_classification[["contract_id", "tier", "balance_cents"]])
+    month = context.partition_key
+    as_of = month_end(month)
+    closing = loan_classification[month]
+    # The opening is last month's book as reported, the same as loan_classification's previous_tier.
+    reported = next((frame for key, frame in loan_classification.items() if key != month), None)
+    opening, source = opening_tiers(reported, core_system_extract, as_of, cfg, registry.classification_rules())
+    result = migrate(opening, closing[["contract_id", "tier", "balance_cents"]])
     # Rates as floats (NaN when undefined) so the frame stores as Parquet; the exact Decimals are in the plugin.
     rates = result.rates.assign(rate=result.rates["rate"].map(lambda r: float("nan") if r is None else float(r)))
     return MaterializeResult(value={"transitions": result.transitions, "rates": rates}, metadata={
         "opening_period_end": previous_month_end(as_of).isoformat(),
+        "opening_source": source,
         "matrix_by_count": MetadataValue.md(markdown_table(result.matrix("loans").reset_index())),
         "matrix_by_opening_balance_cents": MetadataValue.md(
             markdown_table(result.matrix("opening_balance_cents").reset_index())),

@@ -42,12 +42,24 @@ def manifest_inputs(archive: Archive, cfg: PostloanConfig, period: str, months: 
             for d in archive.catalog.find_documents(period=month)]
         documents += [{"sha256": r["sha256"], "class": r["doc_class"], "name": r["original_name"],
                        "status": r["status"]} for r in received]
+    documents += previous_classification(archive, months[0])
     # The configuration itself is an input: archived, so the folder can be restored years later.
     snapshot = archive.keep_configuration(config_snapshot(cfg.config_dir), month_end(months[-1]))
     documents.append({"sha256": snapshot.sha256, "class": "configuration", "name": snapshot.original_name,
                       "status": snapshot.status})
     return {"period": period, "documents": sorted(documents, key=lambda d: (d["class"], d["name"], d["sha256"])),
             "config_sha256": cfg.digest, "code_version": settings.code_version()}
+
+
+def previous_classification(archive: Archive, month: str) -> list[dict]:
+    """The loan-level classification published for the month before `month`: the previous tiers and the
+    migration opening of `month` are that file's tiers (the latest publication when it was republished)."""
+    from plugins.classification.period import previous_month_end
+    from plugins.reports.classification import REPORT_KIND
+
+    published = archive.catalog.find_publications(REPORT_KIND, f"{previous_month_end(month_end(month)):%Y-%m}")
+    return [{"sha256": p.sha256, "class": "previous_classification", "name": p.file_name, "status": "published"}
+            for p in published[-1:]]
 
 
 TREND_MONTHS = 12  # months of history shown before the report month (the chart, not a threshold)

@@ -27,7 +27,8 @@ monthly_post_loan_job = define_asset_job(
     "monthly_post_loan",
     selection=AssetSelection.groups("ingest", "extract", "risk", "monitoring")
     | AssetSelection.assets("portfolio_trend", "management_report", "management_workbook",
-                            "published_management_report", "data_quality_evidence"),
+                            "published_management_report", "data_quality_evidence",
+                            "published_loan_classification"),
     description="The post-loan month: ingest and archive, extract, validate, classify, provision, report, publish.",
 )
 

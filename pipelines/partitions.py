@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from dagster import MonthlyPartitionsDefinition, TimeWindowPartitionsDefinition
+from dagster import MonthlyPartitionsDefinition, TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
 
 from pipelines import settings
 from plugins.config import load_config
@@ -18,6 +18,13 @@ monthly_partitions = MonthlyPartitionsDefinition(start_date=_first, fmt="%Y-%m")
 quarterly_partitions = TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 1,4,7,10 *", start=f"{_first[:4]}-{_first_quarter_month:02d}-01", fmt="%Y-%m-%d",
 )
+
+# The month before, as a declared dependency: Dagster then runs a backfill's months in order, and a month
+# whose previous month was never run still runs (its input is empty and it bootstraps).
+PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
+# This month and the one before in one input (Dagster takes one input per upstream asset).
+THIS_AND_PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=0,
+                                                     allow_nonexistent_upstream_partitions=True)
 
 
 def quarter_key(label: str) -> str:

@@ -53,16 +53,14 @@ def sample_extract():
 
 def _measure(extract, as_of: date, config):
     from plugins import registry
-    from plugins.classification import classify_book
-    from plugins.portfolio.loanbook import loan_facts
+    from plugins.classification import classify_facts, facts_frame
     from plugins.provisioning import expected_credit_loss
     from plugins.provisioning.ecl import inputs_from_extract
     from plugins.provisioning.history import book_at
 
     book = book_at(extract, as_of)
-    tiers = {v.contract_id: v.tier for v in classify_book(loan_facts(book, as_of), config.classification,
-                                                        registry.classification_rules())}
-    book = book.assign(tier=book["contract_id"].map(tiers))
+    verdicts = classify_facts(facts_frame(book, as_of), config.classification, registry.classification_rules())
+    book = book.assign(tier=verdicts["tier"].to_numpy())
     inputs = inputs_from_extract(extract, as_of)   # fallback matrix: no history needed here
     return book, inputs, expected_credit_loss(book, inputs, config.provisioning)
 

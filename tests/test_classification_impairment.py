@@ -31,7 +31,7 @@ def classify(table: pd.DataFrame | None, borrower_kind: str = "individual") -> d
     ex["borrowers"] = ex["borrowers"].assign(kind=borrower_kind)
     book, verdicts, _ = classify_period(ex, AUGUST, CFG.classification, DEFAULT_RULES,
                                         impairment=read_impairment(table, AUGUST))
-    return {v.contract_id: (v.tier, ",".join(f.rule for f in v.findings)) for v in verdicts}
+    return {c: (t, r) for c, t, r in zip(verdicts["contract_id"], verdicts["tier"], verdicts["rules_fired"])}
 
 
 def test_without_the_table_only_the_overdue_floor_applies():
@@ -120,5 +120,5 @@ def test_the_sample_committee_makes_each_impairment_floor_fire_in_september_2026
     ex = {n: read_csv_bytes(csv_bytes(f)) for n, f in core_extract(portfolio, date(2026, 9, 30)).items()}
     _, verdicts, _ = classify_period(ex, date(2026, 9, 30), CFG.classification, registry.classification_rules(),
                                      impairment=read_impairment(ex["impairment"], date(2026, 9, 30)))
-    fired = {f.rule for v in verdicts for f in v.findings}
+    fired = {rule for rules in verdicts["rules_fired"] for rule in rules.split(",") if rule}
     assert {"credit_impaired", "impaired_ecl_doubtful", "impaired_ecl_loss", "borrower_in_liquidation"} <= fired

@@ -1,6 +1,7 @@
 """Five-tier classification, one rule per case, with the regulation's numbers (config/classification.yaml)."""
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -234,5 +235,6 @@ def test_the_frame_shows_tier_rules_with_facts_tier_before_floors_and_previous_t
     frame = verdicts_frame(verdicts, previous={"HT1": 2})
     first = frame.iloc[0]
     assert (first["tier"], first["tier_before_floors"], first["previous_tier"]) == (3, 1, 2)
-    assert first["rules_fired"] == "overdue_days" and '"dpd": 91' in first["reasons_json"]
+    assert first["rules_fired"] == "overdue_days"
+    assert json.loads(first["reasons_json"])[0]["facts"] == {"dpd": 91, "threshold_days": 90}
     assert pd.isna(frame.iloc[1]["previous_tier"])

@@ -23,9 +23,9 @@ INSTITUTION = {"name": "示例融资租赁有限公司", "code": CODE, "report_d
 @pytest.fixture(scope="module")
 def quarter():
     from plugins import registry
-    from plugins.classification import classify_book, verdicts_frame
+    from plugins.classification import classify_facts, facts_frame, with_previous_and_overrides
     from plugins.config import load_config
-    from plugins.portfolio.loanbook import loan_facts, open_book, read_csv_bytes
+    from plugins.portfolio.loanbook import open_book, read_csv_bytes
     from plugins.sample import core_extract, csv_bytes, generate_portfolio
 
     cfg = load_config()
@@ -34,8 +34,8 @@ def quarter():
                                    n_contracts=s.contracts)
     extract = {k: read_csv_bytes(csv_bytes(v)) for k, v in core_extract(portfolio, AS_OF).items()}
     book = open_book(extract, AS_OF)
-    verdicts = classify_book(loan_facts(book, AS_OF), cfg.classification, registry.classification_rules())
-    book = book.merge(verdicts_frame(verdicts, {}), on="contract_id")
+    verdicts = classify_facts(facts_frame(book, AS_OF), cfg.classification, registry.classification_rules())
+    book = book.merge(with_previous_and_overrides(verdicts), on="contract_id")
     book["booked_provision_cents"] = registry.provisioning_models()[0].provisions(book, cfg.provisioning)
     spec = load_east_spec(cfg.config_dir)
     east = render_east_files(east_rows(book, extract, AS_OF, date(2026, 7, 1), CODE), spec, CODE, AS_OF)

@@ -66,6 +66,8 @@ def build_bundle(archive: Archive, work: ObjectStore, subject: BundleSubject, cr
             manifest = archive.manifest(manifest_key)
             report_manifests.append({"key": manifest_key, "manifest": manifest})
             for item in manifest["inputs"].get("documents", []):
+                if item.get("class") == "previous_classification":
+                    continue  # a publication of its own (loan_classification), not a catalogued document
                 record = catalog.document(item["sha256"])
                 if record is None:
                     raise LookupError(f"input {item['sha256']} of {manifest_key} is not in the catalog")

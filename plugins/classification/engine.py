@@ -1,17 +1,46 @@
-"""Apply the rules to a loan book and explain every verdict."""
+"""Apply the rules to a whole loan book at once and explain every verdict.
+
+The facts frame (facts.py) is registered in DuckDB as `book`; every rule's query
+(rules.py) adds its findings; the verdict of a loan is the worst floor any finding
+sets, from a base assessment of 正常, with every finding as its reason. Then the
+cross-institution and the in-house debtor-level rules, which look across a
+debtor's claims. The verdict frame carries, per loan: tier, tier_before_floors,
+rules_fired, reasons (text), reasons_json (the findings) and notes.
+"""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Mapping, Sequence
 
+import duckdb
+import numpy as np
 import pandas as pd
 
-from plugins.classification.rules import TIER_NAMES, ClassificationRule, Finding, LoanFacts
+from plugins.classification.facts import facts_from_loans
+from plugins.classification.rules import (
+    TIER_NAMES,
+    ClassificationRule,
+    Finding,
+    LoanFacts,
+    LoanRule,
+)
 from plugins.config import Classification
 
 NON_PERFORMING = (3, 4, 5)
+VERDICT_COLUMNS = ["contract_id", "tier", "tier_before_floors", "rules_fired", "reasons", "reasons_json", "notes"]
+CROSS_INSTITUTION_ABSENT = "cross_institution_20pct: external input absent, rule not evaluated"
+CROSS_INSTITUTION = ("cross_institution_overdue_share",
+                     "2023 Measures art. 8: > 20% of a debtor's debts at all institutions > 90 days overdue")
+DEBTOR_NPL_SHARE = ("debtor_npl_share", "2023 Measures art. 8: non-performing share of a debtor's claims")
+
+# The reason text of a finding, written in SQL; Finding.describe writes the same in Python.
+_TIER_LIST = "[" + ", ".join(f"'{TIER_NAMES[t]}'" for t in sorted(TIER_NAMES)) + "]"
+_DESCRIBE = (f"rule || ' → ' || list_extract({_TIER_LIST}, floor) || ' (' || array_to_string(list_transform("
+             "json_keys(facts), lambda k: k || '=' || coalesce(json_extract_string(facts, '$.\"' || k || '\"'), "
+             "'null')), ', ') || ')'")
+_AS_JSON = "CAST(json_object('article', article, 'facts', json(facts), 'floor', floor, 'rule', rule) AS VARCHAR)"
 
 
 @dataclass(frozen=True)
@@ -24,125 +53,210 @@ class Verdict:
 
     @property
     def reasons_json(self) -> str:
-        return json.dumps([f.__dict__ for f in self.findings], ensure_ascii=False, sort_keys=True, default=str)
+        return "[" + ",".join(f.as_json() for f in self.findings) + "]"
 
     @property
     def reason_text(self) -> str:
         return "; ".join(f.describe() for f in self.findings)
 
+    @classmethod
+    def from_row(cls, row: Mapping) -> "Verdict":
+        findings = tuple(Finding(f["rule"], f["article"], int(f["floor"]), f["facts"])
+                         for f in json.loads(row["reasons_json"]))
+        notes = tuple(n for n in str(row.get("notes", "")).split("; ") if n)
+        return cls(row["contract_id"], int(row["tier_before_floors"]), int(row["tier"]), findings, notes)
 
-def classify_loan(loan: LoanFacts, config: Classification, rules: Sequence[ClassificationRule]) -> Verdict:
-    """The worst floor any rule sets, from a base assessment of 正常."""
-    base = 1
-    findings = tuple(f for f in (rule.evaluate(loan, config) for rule in rules) if f is not None)
-    tier = max([base, *(f.floor for f in findings)])
-    return Verdict(loan.contract_id, base, tier, findings)
+    def row(self) -> dict:
+        return {"contract_id": self.contract_id, "tier": self.tier, "tier_before_floors": self.tier_before_floors,
+                "rules_fired": ",".join(f.rule for f in self.findings), "reasons": self.reason_text,
+                "reasons_json": self.reasons_json, "notes": "; ".join(self.notes)}
 
 
-def apply_debtor_rule(loans: Sequence[LoanFacts], verdicts: list[Verdict], config: Classification) -> list[Verdict]:
+# ------------------------------------------------------------------ per-loan rules, whole book
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _loan_rule_findings(facts: pd.DataFrame, rule: LoanRule, config: Classification) -> pd.DataFrame:
+    """A per-loan (third-party) rule over the book, loan by loan: the slow path, for simple plugins."""
+    rows = []
+    for record in facts.to_dict("records"):
+        loan = LoanFacts(**{k: (None if _missing(v) else v) for k, v in record.items() if k in _LOAN_FIELDS})
+        found = rule.evaluate(_as_loan(loan), config)
+        if found is not None:
+            rows.append({"contract_id": loan.contract_id, "floor": int(found.floor),
+                         "facts": json.dumps(found.facts, ensure_ascii=False, default=str)})
+    return pd.DataFrame(rows, columns=["contract_id", "floor", "facts"]).astype({"floor": "int64"})
+
+
+_LOAN_FIELDS = set(LoanFacts.__dataclass_fields__)
+
+
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, (str, bool)) and pd.isna(value))
+
+
+def _as_loan(loan: LoanFacts) -> LoanFacts:
+    """Python values as a per-loan rule expects them: dates as date, ecl_ratio as Decimal."""
+    def day(v):
+        return v.date() if isinstance(v, pd.Timestamp) else v
+    return LoanFacts(**{**loan.__dict__, "as_of": day(loan.as_of), "restructured_on": day(loan.restructured_on),
+                        "extended_on": day(loan.extended_on),
+                        "ecl_ratio": Decimal(loan.ecl_ratio) if loan.ecl_ratio is not None else None})
+
+
+def _rule_queries(con: duckdb.DuckDBPyConnection, facts: pd.DataFrame, config: Classification,
+                  rules: Sequence[ClassificationRule | LoanRule]) -> list[str]:
+    queries = []
+    for order, rule in enumerate(rules):
+        if hasattr(rule, "sql"):
+            source = f"({rule.sql(config)})"
+        else:
+            con.register(f"loan_rule_{order}", _loan_rule_findings(facts, rule, config))
+            source = f"loan_rule_{order}"
+        queries.append(f"SELECT contract_id, CAST(floor AS INTEGER) AS floor, CAST(facts AS VARCHAR) AS facts, "
+                       f"{order} AS ord, {_sql_text(rule.name)} AS rule, {_sql_text(rule.article)} AS article "
+                       f"FROM {source}")
+    return queries
+
+
+def _cross_institution_query(con: duckdb.DuckDBPyConnection, config: Classification, order: int,
+                             overdue_share: Mapping[str, Decimal]) -> str:
+    """Non-retail debtors with more than the configured share of their debts at all institutions > 90 days
+    overdue (external data, e.g. the credit bureau): every claim here is at least the configured tier."""
+    threshold = config.cross_institution_overdue_share
+    above = pd.DataFrame([(b, f"{s:.4f}") for b, s in sorted(overdue_share.items()) if s > threshold],
+                         columns=["borrower_id", "share_text"])
+    con.register("overdue_share_above", above)
+    name, article = CROSS_INSTITUTION
+    return (f"SELECT contract_id, {config.cross_institution_floor_tier} AS floor, CAST(json_object("
+            f"'borrower_id', borrower_id, 'overdue_share', share_text, 'threshold', {_sql_text(str(threshold))}) "
+            f"AS VARCHAR) AS facts, {order} AS ord, {_sql_text(name)} AS rule, {_sql_text(article)} AS article "
+            f"FROM book JOIN overdue_share_above USING (borrower_id) WHERE borrower_kind = 'corporate'")
+
+
+def _verdicts(facts: pd.DataFrame, config: Classification, rules: Sequence[ClassificationRule | LoanRule],
+              overdue_share: Mapping[str, Decimal] | None, cross_institution: bool) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        con.register("book", facts.assign(_row=np.arange(len(facts), dtype="int64")))
+        queries = _rule_queries(con, facts, config, rules)
+        if cross_institution and overdue_share is not None:
+            queries.append(_cross_institution_query(con, config, len(rules), overdue_share))
+        absent = _sql_text(CROSS_INSTITUTION_ABSENT) if cross_institution and overdue_share is None else "''"
+        findings = " UNION ALL ".join(queries) if queries else \
+            "SELECT NULL::VARCHAR contract_id, NULL::INTEGER floor, NULL::VARCHAR facts, 0 ord, '' rule, '' article WHERE FALSE"
+        return con.sql(f"""
+            WITH findings AS ({findings}),
+            explained AS (SELECT contract_id, floor, ord, rule, {_DESCRIBE} AS describe, {_AS_JSON} AS as_json
+                          FROM findings)
+            SELECT b.contract_id,
+                   CAST(greatest(1, coalesce(max(e.floor), 1)) AS BIGINT) AS tier,
+                   CAST(1 AS BIGINT) AS tier_before_floors,
+                   coalesce(string_agg(e.rule, ',' ORDER BY e.ord), '') AS rules_fired,
+                   coalesce(string_agg(e.describe, '; ' ORDER BY e.ord), '') AS reasons,
+                   '[' || coalesce(string_agg(e.as_json, ',' ORDER BY e.ord), '') || ']' AS reasons_json,
+                   CASE WHEN b.borrower_kind = 'corporate' THEN {absent} ELSE '' END AS notes
+            FROM book b LEFT JOIN explained e USING (contract_id)
+            GROUP BY b._row, b.contract_id, b.borrower_kind ORDER BY b._row""").df()
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ debtor-level rules
+
+def _append_finding(verdicts: pd.DataFrame, index: pd.Index, findings: Sequence[Finding], tier: int) -> pd.DataFrame:
+    """The verdict frame with `findings[i]` added to row index[i] and its tier set to `tier`."""
+    if len(index) == 0:
+        return verdicts
+    verdicts = verdicts.copy()
+    rows = verdicts.loc[index]
+    verdicts.loc[index, "tier"] = tier
+    verdicts.loc[index, "rules_fired"] = [f"{r},{f.rule}" if r else f.rule for r, f in zip(rows["rules_fired"], findings)]
+    verdicts.loc[index, "reasons"] = [f"{r}; {f.describe()}" if r else f.describe() for r, f in zip(rows["reasons"], findings)]
+    verdicts.loc[index, "reasons_json"] = [j[:-1] + ("," if j != "[]" else "") + f.as_json() + "]"
+                                           for j, f in zip(rows["reasons_json"], findings)]
+    return verdicts
+
+
+def apply_debtor_rule(verdicts: pd.DataFrame, facts: pd.DataFrame, config: Classification) -> pd.DataFrame:
     """Non-retail debtors: above the configured share of claims non-performing, all claims are.
 
-    Share is measured by balance; the rule raises performing claims of such a
-    debtor to 次级 and records the share that triggered it.
+    Share is measured by balance, compared exactly (integer cross-multiplication); the rule raises performing
+    claims of such a debtor to 次级 and records the share that triggered it. `verdicts` is in `facts` order.
     """
-    by_debtor: dict[str, list[int]] = {}
-    for i, loan in enumerate(loans):
-        if loan.borrower_kind == "corporate":
-            by_debtor.setdefault(loan.borrower_id, []).append(i)
-    result = list(verdicts)
-    for debtor, indexes in by_debtor.items():
-        total = sum(loans[i].balance_cents for i in indexes)
-        npl = sum(loans[i].balance_cents for i in indexes if verdicts[i].tier in NON_PERFORMING)
-        if total <= 0 or npl == 0:
-            continue
-        share = Decimal(npl) / Decimal(total)
-        if share <= config.debtor_npl_share:
-            continue
-        for i in indexes:
-            v = result[i]
-            if v.tier in NON_PERFORMING:
-                continue
-            finding = Finding("debtor_npl_share", "2023 Measures art. 8: non-performing share of a debtor's claims",
-                              3, {"borrower_id": debtor, "npl_share": f"{share:.4f}",
-                                  "threshold": str(config.debtor_npl_share)})
-            result[i] = replace(v, tier=3, findings=v.findings + (finding,))
-    return result
+    corporate = (facts["borrower_kind"] == "corporate").to_numpy()
+    balance = facts["balance_cents"].to_numpy()
+    npl = np.where(verdicts["tier"].isin(NON_PERFORMING).to_numpy(), balance, 0)
+    debtors = (pd.DataFrame({"borrower_id": facts["borrower_id"].to_numpy()[corporate], "total": balance[corporate],
+                             "npl": npl[corporate]}).groupby("borrower_id").sum())
+    numerator, denominator = config.debtor_npl_share.as_integer_ratio()
+    debtors = debtors[(debtors["total"] > 0) & (debtors["npl"] > 0)
+                      & (debtors["npl"] * denominator > debtors["total"] * numerator)]
+    if debtors.empty:
+        return verdicts
+    share = {b: f"{Decimal(int(r.npl)) / Decimal(int(r.total)):.4f}" for b, r in debtors.iterrows()}
+    raised = verdicts.index[corporate & facts["borrower_id"].isin(share.keys()).to_numpy()
+                            & ~verdicts["tier"].isin(NON_PERFORMING).to_numpy()]
+    name, article = DEBTOR_NPL_SHARE
+    findings = [Finding(name, article, 3, {"borrower_id": b, "npl_share": share[b],
+                                            "threshold": str(config.debtor_npl_share)})
+                for b in facts.loc[raised, "borrower_id"]]
+    return _append_finding(verdicts, raised, findings, 3)
 
 
-CROSS_INSTITUTION_ABSENT = "cross_institution_20pct: external input absent, rule not evaluated"
+# ------------------------------------------------------------------ entry points
 
+def classify_facts(facts: pd.DataFrame, config: Classification, rules: Sequence[ClassificationRule | LoanRule],
+                   external_overdue_share: Mapping[str, Decimal] | None = None) -> pd.DataFrame:
+    """The verdict frame (VERDICT_COLUMNS, in `facts` order) of a whole book.
 
-def apply_cross_institution_rule(loans: Sequence[LoanFacts], verdicts: list[Verdict], config: Classification,
-                                 overdue_share: Mapping[str, Decimal] | None) -> list[Verdict]:
-    """Non-retail debtors with more than the configured share of their debts at all institutions > 90 days
-    overdue: every claim here is at least the configured tier.
-
-    `overdue_share` maps borrower_id → that share (external data, e.g. the credit bureau). When the input
-    is absent the rule stays silent and each non-retail verdict says so, so nobody mistakes "not evaluated"
-    for "passed".
+    Per-loan rules, then the cross-institution and the in-house debtor-level rules. The cross-institution rule
+    runs first because the claims it makes non-performing count towards the debtor's non-performing share.
+    When its external input is absent it stays silent and each non-retail verdict says so in `notes`, so
+    nobody mistakes "not evaluated" for "passed".
     """
-    result = list(verdicts)
-    threshold = config.cross_institution_overdue_share
-    for i, loan in enumerate(loans):
-        if loan.borrower_kind != "corporate":
-            continue
-        v = result[i]
-        if overdue_share is None:
-            result[i] = replace(v, notes=v.notes + (CROSS_INSTITUTION_ABSENT,))
-            continue
-        share = overdue_share.get(loan.borrower_id)
-        if share is None or share <= threshold:
-            continue
-        floor = config.cross_institution_floor_tier
-        finding = Finding("cross_institution_overdue_share",
-                          "2023 Measures art. 8: > 20% of a debtor's debts at all institutions > 90 days overdue",
-                          floor, {"borrower_id": loan.borrower_id, "overdue_share": f"{share:.4f}",
-                                  "threshold": str(threshold)})
-        result[i] = replace(v, tier=max(v.tier, floor), findings=v.findings + (finding,))
-    return result
+    facts = facts.reset_index(drop=True)
+    verdicts = _verdicts(facts, config, rules, external_overdue_share, cross_institution=True)
+    return apply_debtor_rule(verdicts, facts, config)
 
 
-def classify_book(loans: Sequence[LoanFacts], config: Classification, rules: Sequence[ClassificationRule],
+def classify_book(loans: Sequence[LoanFacts], config: Classification, rules: Sequence[ClassificationRule | LoanRule],
                   external_overdue_share: Mapping[str, Decimal] | None = None) -> list[Verdict]:
-    """Per-loan rules, then the cross-institution and the in-house debtor-level rules.
+    """classify_facts for LoanFacts objects: one Verdict per loan, in order (tests, small books)."""
+    frame = classify_facts(facts_from_loans(loans), config, rules, external_overdue_share)
+    return [Verdict.from_row(row) for row in frame.to_dict("records")]
 
-    The cross-institution rule runs first because the claims it makes non-performing count towards the
-    debtor's non-performing share here.
-    """
-    verdicts = [classify_loan(loan, config, rules) for loan in loans]
-    verdicts = apply_cross_institution_rule(loans, verdicts, config, external_overdue_share)
-    return apply_debtor_rule(loans, verdicts, config)
+
+def classify_loan(loan: LoanFacts, config: Classification, rules: Sequence[ClassificationRule | LoanRule]) -> Verdict:
+    """The per-loan rules alone on one loan: the worst floor any rule sets, from a base assessment of 正常."""
+    frame = _verdicts(facts_from_loans([loan]), config, rules, None, cross_institution=False)
+    return Verdict.from_row(frame.iloc[0].to_dict())
 
 
 FRAME_COLUMNS = ["contract_id", "tier", "tier_name", "tier_before_floors", "previous_tier", "rules_fired", "reasons",
                  "reasons_json", "notes", "override_by", "override_at", "override_reason"]
 
 
-def _override_facts(verdict: Verdict) -> dict:
+def with_previous_and_overrides(verdicts: pd.DataFrame, previous: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The published classification columns (FRAME_COLUMNS) of a verdict frame, by contract_id."""
+    override = [_override_facts(j) if "manual_override" in r.split(",") else {}
+                for j, r in zip(verdicts["reasons_json"], verdicts["rules_fired"])]
+    frame = verdicts.assign(
+        tier_name=verdicts["tier"].map(TIER_NAMES),
+        previous_tier=verdicts["contract_id"].map(previous or {}).astype("Int64"),
+        override_by=[o.get("who", "") for o in override], override_at=[o.get("when", "") for o in override],
+        override_reason=[o.get("why", "") for o in override])
+    return frame[FRAME_COLUMNS].sort_values("contract_id", ignore_index=True)
+
+
+def _override_facts(reasons_json: str) -> dict:
     # The engine does not import overrides.py; the finding's name is the contract between them.
-    found = [f.facts for f in verdict.findings if f.rule == "manual_override"]
+    found = [f["facts"] for f in json.loads(reasons_json) if f["rule"] == "manual_override"]
     return found[-1] if found else {}
 
 
 def verdicts_frame(verdicts: Iterable[Verdict], previous: dict[str, int] | None = None) -> pd.DataFrame:
-    previous = previous or {}
-    rows = []
-    for v in verdicts:
-        override = _override_facts(v)
-        rows.append({
-            "contract_id": v.contract_id,
-            "tier": v.tier,
-            "tier_name": TIER_NAMES[v.tier],
-            "tier_before_floors": v.tier_before_floors,
-            "previous_tier": previous.get(v.contract_id),
-            "rules_fired": ",".join(f.rule for f in v.findings),
-            "reasons": v.reason_text,
-            "reasons_json": v.reasons_json,
-            "notes": "; ".join(v.notes),
-            "override_by": override.get("who", ""),
-            "override_at": override.get("when", ""),
-            "override_reason": override.get("why", ""),
-        })
-    frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
-    frame["previous_tier"] = frame["previous_tier"].astype("Int64")
-    return frame.sort_values("contract_id", ignore_index=True)
+    rows = [v.row() for v in verdicts]
+    return with_previous_and_overrides(pd.DataFrame(rows, columns=VERDICT_COLUMNS), previous)

@@ -29,7 +29,7 @@ exposures, and it is an input: no cycle, nothing read behind the asset graph.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -90,36 +90,3 @@ def read_impairment(frame: pd.DataFrame | None, as_of: date) -> dict[str, Assess
         if on <= as_of and (previous is None or on >= previous.assessed_on):
             found[assessment.contract_id] = assessment
     return found
-
-
-def with_impairment(loans: Sequence[LoanFacts], assessments: Mapping[str, Assessment] | None) -> list[LoanFacts]:
-    """The loans' facts with their assessment: credit_impaired, ecl_ratio, and liquidation borrower-wide."""
-    if not assessments:
-        return list(loans)
-    borrower_of = {loan.contract_id: loan.borrower_id for loan in loans}
-    liquidating = {borrower_of[a.contract_id] for a in assessments.values()
-                   if a.borrower_in_liquidation and a.contract_id in borrower_of}
-    result = []
-    for loan in loans:
-        a = assessments.get(loan.contract_id)
-        changes = {}
-        if a is not None:
-            changes = {"credit_impaired": a.credit_impaired, "ecl_ratio": a.assessed_loss_ratio}
-        if loan.borrower_id in liquidating:
-            changes["borrower_in_liquidation"] = True
-        result.append(replace(loan, **changes) if changes else loan)
-    return result
-
-
-def impairment_frame(loans: Sequence[LoanFacts], assessments: Mapping[str, Assessment] | None) -> pd.DataFrame:
-    """Per loan of the book: the impairment facts the rules saw and the assessment they came from."""
-    assessments = assessments or {}
-    rows = []
-    for loan in loans:
-        a = assessments.get(loan.contract_id)
-        rows.append({"contract_id": loan.contract_id, "credit_impaired": loan.credit_impaired,
-                     "borrower_in_liquidation": loan.borrower_in_liquidation,
-                     "assessed_loss_ratio": float(loan.ecl_ratio) if loan.ecl_ratio is not None else float("nan"),
-                     "assessed_by": a.assessed_by if a else "", "assessed_on": a.assessed_on if a else None})
-    return pd.DataFrame(rows, columns=["contract_id", "credit_impaired", "borrower_in_liquidation",
-                                       "assessed_loss_ratio", "assessed_by", "assessed_on"])

@@ -106,6 +106,20 @@ def apply_overrides(verdicts: Sequence[Verdict], overrides: Iterable[Override], 
     return result, refused
 
 
+def apply_overrides_to_frame(verdicts: pd.DataFrame, overrides: Sequence[Override], period: str,
+                             config: Classification) -> tuple[pd.DataFrame, list[RefusedOverride]]:
+    """apply_overrides on a verdict frame (engine.classify_facts): only the overridden rows become Verdicts."""
+    wanted = {o.contract_id for o in overrides}
+    rows = verdicts[verdicts["contract_id"].isin(wanted)]
+    applied, refused = apply_overrides([Verdict.from_row(r) for r in rows.to_dict("records")], overrides, period,
+                                       config)
+    result = verdicts.copy()
+    for index, verdict in zip(rows.index, applied):
+        for column, value in verdict.row().items():
+            result.at[index, column] = value
+    return result, refused
+
+
 def _tier(text: str) -> int:
     text = text.strip()
     if text in _TIER_BY_NAME:

@@ -7,12 +7,13 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from plugins.classification.engine import Verdict, apply_debtor_rule, classify_book
-from plugins.classification.impairment import Assessment, impairment_frame, with_impairment
-from plugins.classification.overrides import Override, RefusedOverride, apply_overrides
+from plugins.classification.engine import apply_debtor_rule, classify_facts
+from plugins.classification.facts import facts_frame, impairment_columns, with_impairment
+from plugins.classification.impairment import Assessment
+from plugins.classification.overrides import Override, RefusedOverride, apply_overrides_to_frame
 from plugins.classification.rules import ClassificationRule
 from plugins.config import Classification
-from plugins.portfolio.loanbook import loan_facts, open_book
+from plugins.portfolio.loanbook import open_book
 
 # Optional inbox tables (core/YYYY-MM/<name>.csv): read and archived when delivered, never required.
 OPTIONAL_TABLES = ("overrides", "external_overdue_share", "impairment")
@@ -41,24 +42,44 @@ def external_overdue_share(frame: pd.DataFrame | None) -> dict[str, Decimal] | N
 def classify_period(extract: Mapping[str, pd.DataFrame], as_of: date, config: Classification,
                     rules: Sequence[ClassificationRule], overdue_share: Mapping[str, Decimal] | None = None,
                     overrides: Sequence[Override] = (), impairment: Mapping[str, Assessment] | None = None,
-                    ) -> tuple[pd.DataFrame, list[Verdict], list[RefusedOverride]]:
-    """The open book at `as_of`, one verdict per loan in the book's order, and the refused overrides.
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[RefusedOverride]]:
+    """The open book at `as_of`, its verdict frame (engine.VERDICT_COLUMNS, in the book's order) and the
+    refused overrides.
 
     `impairment` (impairment.read_impairment) sets the facts of the impairment floors; the book
-    carries them (and the assessment's author and date) in the columns of impairment.impairment_frame.
+    carries them (and the assessment's author and date) in the columns of facts.impairment_columns.
 
     Overrides come after every rule (a person judges the rules' result); the in-house debtor rule then
     runs again, because a claim a person moved to non-performing counts towards its debtor's share.
     """
     book = open_book(dict(extract), as_of)
-    loans = with_impairment(loan_facts(book, as_of), impairment)
-    book = book.merge(impairment_frame(loans, impairment), on="contract_id", how="left", validate="one_to_one")
-    verdicts = classify_book(loans, config, rules, overdue_share)
+    facts = with_impairment(facts_frame(book, as_of), impairment)
+    book = book.merge(impairment_columns(facts, impairment), on="contract_id", how="left", validate="one_to_one")
+    verdicts = classify_facts(facts, config, rules, overdue_share)
     refused: list[RefusedOverride] = []
     if overrides:
-        verdicts, refused = apply_overrides(verdicts, overrides, as_of.strftime("%Y-%m"), config)
-        verdicts = apply_debtor_rule(loans, verdicts, config)
+        verdicts, refused = apply_overrides_to_frame(verdicts, overrides, as_of.strftime("%Y-%m"), config)
+        verdicts = apply_debtor_rule(verdicts, facts, config)
     return book, verdicts, refused
+
+
+OPENING_COLUMNS = ["contract_id", "balance_cents", "tier"]
+
+
+def opening_tiers(reported: pd.DataFrame | None, extract: Mapping[str, pd.DataFrame], as_of: date,
+                  config: Classification, rules: Sequence[ClassificationRule]) -> tuple[pd.DataFrame, str]:
+    """Last month end's book as it was reported (contract_id, balance_cents, tier), and where it came from.
+
+    `reported` is last month's loan_classification as materialized. A month whose previous month was never
+    run (the first month, or after a gap) bootstraps: last month end is reclassified from this month's
+    extract, without last month's overrides or external data, and the source says so.
+    """
+    previous = previous_month_end(as_of)
+    if reported is not None:
+        return reported[OPENING_COLUMNS].reset_index(drop=True), f"reported: loan_classification {previous:%Y-%m}"
+    book, verdicts, _ = classify_period(extract, previous, config, rules)
+    opening = book[["contract_id", "balance_cents"]].assign(tier=verdicts["tier"].to_numpy())
+    return opening, f"bootstrapped: {previous:%Y-%m} not run, reclassified from this month's extract"
 
 
 def previous_month_end(as_of: date) -> date:
