@@ -31,8 +31,11 @@ test-slow: install
 	$(PY) -m pytest -m slow
 
 bench: install
+	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) bench/extraction.py
 	$(PY) bench/archive_lookup.py
+	$(PY) bench/scale.py --loans 100000
+	$(PY) bench/engines.py
 
 ui: install
 	mkdir -p $(DAGSTER_HOME)

@@ -2,18 +2,18 @@
 from datetime import date
 
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
 
 from assets.common import markdown_table
 from assets.provision import ecl_inputs
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import HISTORY_WINDOW, monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins import registry
 from plugins.classification import classify_facts, facts_frame
 from plugins.config import PostloanConfig
 from plugins.ingest import month_end
 from plugins.money import yuan
-from plugins.portfolio.performance import ageing_history, roll_rates
+from plugins.portfolio.performance import ageing_history, month_end_sources, roll_rates, states_by_month_end
 from plugins.provisioning import expected_credit_loss, sensitivity
 from plugins.provisioning.history import (
     book_at,
@@ -36,43 +36,62 @@ def _classifier(cfg: PostloanConfig):
     return classify
 
 
+# The month-end states as reported: each earlier month's loan_classification over the fixed HISTORY_WINDOW
+# ({month: frame} for the months materialized); the configured window is used within it.
+STORED_STATES = AssetIn(partition_mapping=HISTORY_WINDOW, metadata={"materialized_only": True})
+
+
+def _sources_metadata(sources) -> dict:
+    meta = sources.metadata()
+    return {**meta, "rebuilt_month_ends": MetadataValue.json(meta["rebuilt_month_ends"])}
+
+
 def _yuan_table(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(lambda v: f"{yuan(int(v)):,}") for c in frame.columns if c != "line"})
 
 
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
+       ins={"loan_classification": STORED_STATES},
        description="Five-tier classification of the book at each month end of the migration window (and the one "
-                   "before, for last month's matrix), rebuilt from this month's extract: the cohort method's input.")
-def tier_history(context: AssetExecutionContext, core_system_extract: dict,
+                   "before, for last month's matrix): the tiers each month's loan_classification reported, rebuilt "
+                   "from this month's extract only for month ends never materialized (metadata month_ends_read, "
+                   "month_ends_rebuilt); a loan written off in between is 损失 once. The cohort method's input.")
+def tier_history(context: AssetExecutionContext, core_system_extract: dict, loan_classification: dict,
                  config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get()
     as_of = month_end(context.partition_key)
     window = cfg.provisioning.ecl.migration.history_months + 1  # this month's matrix and last month's
     ends = [month_end_before(as_of, k) for k in range(window, -1, -1)]
-    frame = history_frame(tier_snapshots(core_system_extract, ends, _classifier(cfg)), ends)
+    states = {when: frame for when, frame in states_by_month_end(loan_classification).items() if when in set(ends)}
+    frame = history_frame(tier_snapshots(core_system_extract, ends, _classifier(cfg), states), ends)
     counts = frame.groupby("month_end").size()
     return MaterializeResult(value=frame, metadata={
         "month_ends": len(ends), "first": ends[0].isoformat(), "last": ends[-1].isoformat(),
+        **_sources_metadata(month_end_sources(ends, states)),
         "loans_per_month_end": MetadataValue.json({k: int(v) for k, v in counts.items()}),
     })
 
 
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
+       ins={"loan_classification": STORED_STATES},
        description="Every loan open at each month end of the flow-rate window (and the one before, for last "
-                   "month's allowance), rebuilt from this month's extract: days past due, delinquency bucket "
-                   "(M0 … M6+) and balance. The input of roll rates and of the simplified approach's "
-                   "flow-rate provision matrix (plugins/portfolio/performance.py).")
-def delinquency_history(context: AssetExecutionContext, core_system_extract: dict,
+                   "month's allowance): days past due, delinquency bucket (M0 … M6+) and balance as each month's "
+                   "loan_classification reported them, rebuilt from this month's extract only for month ends never "
+                   "materialized (metadata month_ends_read, month_ends_rebuilt). The input of roll rates and of "
+                   "the simplified approach's flow-rate provision matrix (plugins/portfolio/performance.py).")
+def delinquency_history(context: AssetExecutionContext, core_system_extract: dict, loan_classification: dict,
                         config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get()
     as_of = month_end(context.partition_key)
     flow = cfg.provisioning.ecl.simplified_approach.flow_rates
     window = (flow.window_months if flow is not None else cfg.provisioning.ecl.migration.history_months) + 1
     ends = [month_end_before(as_of, k) for k in range(window, -1, -1)]
-    frame = ageing_history(core_system_extract, ends, cfg.provisioning.ageing_buckets)
+    states = {when: frame for when, frame in states_by_month_end(loan_classification).items() if when in set(ends)}
+    frame = ageing_history(core_system_extract, ends, cfg.provisioning.ageing_buckets, states)
     rates = roll_rates(frame, "balance", cfg.provisioning.ageing_buckets)
     return MaterializeResult(value=frame, metadata={
         "month_ends": len(ends), "first": ends[0].isoformat(), "last": ends[-1].isoformat(),
+        **_sources_metadata(month_end_sources(ends, states)),
         "loans_per_month_end": MetadataValue.json(
             {k.isoformat(): int(v) for k, v in frame.groupby("month_end").size().items()}),
         "roll_rates_by_balance": MetadataValue.md(markdown_table(

@@ -49,23 +49,23 @@ def reported(previous_classification: dict) -> pd.DataFrame | None:
                    "from last month's classification; bootstrapped when that month was never run) and any "
                    "manual override (who, when, why). Refused overrides are in the metadata and in the frame's "
                    "attrs['overrides_refused'].")
-def loan_classification(context: AssetExecutionContext, core_system_extract: dict, previous_classification: dict,
+def loan_classification(context: AssetExecutionContext, core_tables: dict, previous_classification: dict,
                         config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().classification
     rules = registry.classification_rules()
     as_of = month_end(context.partition_key)
-    share = external_overdue_share(core_system_extract.get("external_overdue_share"))
-    overrides, refused = ([], []) if "overrides" not in core_system_extract else read_overrides(
-        core_system_extract["overrides"])
+    share = external_overdue_share(core_tables.get("external_overdue_share"))
+    overrides, refused = ([], []) if "overrides" not in core_tables else read_overrides(
+        core_tables["overrides"])
 
     # Individually assessed impairment (optional table): the facts of the impairment floors.
-    impairment = read_impairment(core_system_extract.get("impairment"), as_of)
+    impairment = read_impairment(core_tables.get("impairment"), as_of)
 
-    opening, previous_source = opening_tiers(reported(previous_classification), core_system_extract, as_of, cfg, rules)
+    opening, previous_source = opening_tiers(reported(previous_classification), core_tables, as_of, cfg, rules)
     context.log.info(f"previous tiers {previous_source}")
     previous = dict(zip(opening["contract_id"], opening["tier"]))
-    book, verdicts, refused_here = classify_period(core_system_extract, as_of, cfg, rules, share, overrides,
-                                                   impairment)
+    book, verdicts, refused_here = classify_period(core_tables, as_of, cfg, rules, share, overrides,
+                                                   impairment, previous)
     refused = refused + refused_here
     frame = book.merge(with_previous_and_overrides(verdicts, previous), on="contract_id", validate="one_to_one")
     frame.attrs["overrides_refused"] = [r.as_dict() for r in refused]

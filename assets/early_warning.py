@@ -13,20 +13,26 @@ from plugins.ingest import month_end
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
        description="Early-warning signals per loan (DOMAIN.md §5) with severity and evidence: > 90 DPD, repeated "
                    "overdue, cured-then-relapsed, maturity without renewal, collateral value down / LTV high, "
-                   "借新还旧, debtor contagion, and financial deterioration from the month's extracted statements.")
+                   "借新还旧, debtor contagion, financial deterioration from each borrower's latest filing "
+                   "(borrower_statements, whenever delivered; each such row names the filing's period end, "
+                   "documents and age in months), and statements overdue (a corporate borrower on the book whose "
+                   "latest statement is older than early_warning.yaml allows, or who never delivered one).")
 def early_warning_signals(context: AssetExecutionContext, core_system_extract: dict,
-                          loan_classification: pd.DataFrame, statement_figures_extracted: pd.DataFrame,
+                          loan_classification: pd.DataFrame, borrower_statements: dict,
                           config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().early_warning
     as_of = month_end(context.partition_key)
     frame = signals_frame(book_signals(loan_classification, core_system_extract, as_of, cfg,
-                                       statement_figures_extracted))
+                                       statements=borrower_statements))
     counts = frame.groupby(["signal", "severity"]).size().rename("signals").reset_index()
     context.log.info(f"{context.partition_key}: {len(frame)} signals on {frame['contract_id'].nunique()} loans")
     return MaterializeResult(value=frame, metadata={
         "signals": len(frame),
         "loans_signalled": int(frame["contract_id"].nunique()),
         "high_severity": int((frame["severity"] == "high").sum()),
+        "borrowers_statements_overdue": int(frame.loc[frame["signal"] == "statements_overdue", "borrower_id"].nunique()),
+        "oldest_filing_judged_months": int(frame["filing_age_months"].max()) if frame["filing_age_months"].notna().any()
+        else 0,
         "by_signal": MetadataValue.md(markdown_table(counts, max_rows=30)),
         "preview": MetadataValue.md(markdown_table(frame[["contract_id", "signal", "severity", "evidence"]])),
     })

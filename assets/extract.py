@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     BetaWarning,
     MaterializeResult,
     MetadataValue,
@@ -18,7 +19,7 @@ from dagster import (
 
 from assets.common import markdown_table
 from pipelines import settings
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import PREVIOUS_MONTH, monthly_partitions
 from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins.archive import Archive, sha256_hex
 from plugins.documents import load_chart_of_accounts
@@ -150,3 +151,41 @@ def contracts_match_loan_book(context: AssetCheckExecutionContext, contract_term
     return AssetCheckResult(passed=mismatches.empty, severity=AssetCheckSeverity.WARN, metadata={
         "contracts_checked": int(contract_terms_extracted["contract_id"].nunique()),
         "mismatches": MetadataValue.md(markdown_table(mismatches.astype(str)))})
+
+
+# Last month's statement state; {} when that month was never run (then it bootstraps).
+PREVIOUS_BORROWER_STATEMENTS = AssetIn(key=AssetKey("borrower_statements"), partition_mapping=PREVIOUS_MONTH,
+                                       metadata={"materialized_only": True})
+
+
+@asset(partitions_def=monthly_partitions, group_name="extract", io_manager_key="work_io_manager",
+       ins={"previous_statements": PREVIOUS_BORROWER_STATEMENTS},
+       description="Per borrower its latest statement figures by statement type and period (with each figure's "
+                   "document sha256 and page, and the month it was delivered), carried month over month: last "
+                   "month's borrower_statements plus this month's deliveries (a newer period replaces an older "
+                   "one; the same period delivered again replaces it and says so). Tables: figures, filings (each "
+                   "borrower's latest filing and its age in months at the month end), ratios "
+                   "(plugins/documents/ratios.py on the latest figures), log (what each of this month's "
+                   "deliveries did), provenance. When last month was never run it bootstraps from the earlier "
+                   "months' statement figures that are materialized (earlier_statement_figures), metadata source.")
+def borrower_statements(context: AssetExecutionContext, statement_figures_extracted: pd.DataFrame,
+                        earlier_statement_figures: pd.DataFrame, previous_statements: dict) -> MaterializeResult:
+    from plugins.monitoring.statement_state import build_state
+
+    previous = next(iter(previous_statements.values()), None)
+    state = build_state(context.partition_key, statement_figures_extracted, previous,
+                        earlier=None if previous else earlier_statement_figures)
+    source = state["provenance"]["source"].iloc[0]
+    context.log.info(f"{context.partition_key}: statement state from {source}")
+    filings, log = state["filings"], state["log"]
+    actions = log["action"].value_counts().sort_index()
+    return MaterializeResult(value=state, metadata={
+        "source": source,
+        "covers_from": str(state["provenance"]["covers_from"].iloc[0]),
+        "borrowers": len(filings),
+        "delivered_this_month": int((filings["delivered_months_ago"] == 0).sum()) if len(filings) else 0,
+        **{f"deliveries_{action}": int(n) for action, n in actions.items()},
+        "oldest_filing_months": int(filings["age_months"].max()) if len(filings) else 0,
+        "filings": MetadataValue.md(markdown_table(
+            filings[["borrower_id", "period_end", "delivered_month", "age_months", "redelivered"]].astype(str))),
+        "log": MetadataValue.md(markdown_table(log.astype(str)))})

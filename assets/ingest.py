@@ -5,6 +5,7 @@ from datetime import date
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
+    Failure,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -23,6 +24,7 @@ from plugins.ingest import ingest_documents, month_end
 from plugins.classification.period import OPTIONAL_TABLES
 from plugins.monitoring import MONITORING_TABLES
 from plugins.portfolio.loanbook import EXTRACT_TABLES, read_csv_bytes
+from plugins.portfolio.typed import TypingError, type_tables, typing_errors
 
 
 @asset(partitions_def=monthly_partitions, group_name="ingest", io_manager_key="work_io_manager",
@@ -62,20 +64,42 @@ def core_extract_quality(context: AssetCheckExecutionContext, core_system_extrac
 
     rules = load_validation_config(config.get().config_dir / "validation.yaml")
     outcome = validate_extract(core_system_extract, rules)
-    lines = outcome.summary_lines()
+    # A value that does not have its declared type (config/schema.yaml) blocks as any expectation does.
+    mistyped = typing_errors(core_system_extract, config.get().extract_schema)
+    lines = [str(e) for e in mistyped] + outcome.summary_lines()
     for line in lines:
         context.log.warning(line)
     failing = {f"{f.frame}:{f.expectation}:{f.column}": f.row_ids[:50] for f in outcome.blocking_failures}
+    failing.update({f"{e.file}:declared_type:{e.column}": [f"row {r}" for r in e.rows[:50]] for e in mistyped})
     return AssetCheckResult(
-        passed=outcome.success,
+        passed=outcome.success and not mistyped,
         severity=AssetCheckSeverity.ERROR,
         description="; ".join(lines[:5]) if lines else "all expectations met",
         metadata={"expectations_evaluated": outcome.evaluated,
-                  "blocking_failures": len(outcome.blocking_failures),
+                  "blocking_failures": len(outcome.blocking_failures) + len(mistyped),
                   "warnings": len(outcome.warnings),
                   "failing_rows": MetadataValue.json(failing),
                   "summary": MetadataValue.md("\n".join(f"- {l}" for l in lines) or "all expectations met")},
     )
+
+
+@asset(partitions_def=monthly_partitions, group_name="ingest", io_manager_key="work_io_manager",
+       description="The month's core tables typed once, by their declared schema (config/schema.yaml): dates, "
+                   "int64 cents, whole numbers, rates; stored as Parquet. What the loan book, the classification "
+                   "and the provisions read; runs only after the data-quality gate passed.")
+def core_tables(context: AssetExecutionContext, core_system_extract: dict,
+                config: PostloanConfigResource) -> MaterializeResult:
+    schema = config.get().extract_schema
+    try:
+        typed = type_tables(core_system_extract, schema)
+    except TypingError as exc:  # the gate refuses such a delivery first; this guards a run without it
+        raise Failure(description=f"{exc}. Correct core/{context.partition_key}/{exc.file} and deliver it again.",
+                      metadata={"file": exc.file, "column": exc.column}) from None
+    declared = sorted(set(typed) & set(schema.tables))
+    return MaterializeResult(value=typed, metadata={
+        "typed_tables": ", ".join(declared),
+        "as_delivered": ", ".join(sorted(set(typed) - set(schema.tables))) or "none",
+        **{f"rows_{name}": len(frame) for name, frame in typed.items()}})
 
 
 @asset(partitions_def=monthly_partitions, group_name="ingest", io_manager_key="work_io_manager",

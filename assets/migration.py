@@ -22,7 +22,7 @@ def _rates_table(rates: pd.DataFrame) -> str:
        description="Transition matrix of the five tiers from the previous month end to this one, by count and by "
                    "balance, with the regulatory migration rates (正常/关注/次级/可疑类贷款迁徙率). Long form: "
                    "one row per (from_tier, to_tier); new loans and exits have no tier. Value: {'transitions', 'rates'}.")
-def tier_migration(context: AssetExecutionContext, core_system_extract: dict, loan_classification: dict,
+def tier_migration(context: AssetExecutionContext, core_tables: dict, loan_classification: dict,
                    config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().classification
     month = context.partition_key
@@ -30,7 +30,7 @@ def tier_migration(context: AssetExecutionContext, core_system_extract: dict, lo
     closing = loan_classification[month]
     # The opening is last month's book as reported, the same as loan_classification's previous_tier.
     reported = next((frame for key, frame in loan_classification.items() if key != month), None)
-    opening, source = opening_tiers(reported, core_system_extract, as_of, cfg, registry.classification_rules())
+    opening, source = opening_tiers(reported, core_tables, as_of, cfg, registry.classification_rules())
     result = migrate(opening, closing[["contract_id", "tier", "balance_cents"]])
     # Rates as floats (NaN when undefined) so the frame stores as Parquet; the exact Decimals are in the plugin.
     rates = result.rates.assign(rate=result.rates["rate"].map(lambda r: float("nan") if r is None else float(r)))

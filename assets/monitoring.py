@@ -1,9 +1,9 @@
 """Post-loan monitoring of the month: inspections due and overdue, collection results, vintage and roll rates."""
 import pandas as pd
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, MaterializeResult, MetadataValue, asset
 
 from assets.common import markdown_table
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import HISTORY_WINDOW, monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins.ingest import month_end
 from plugins.money import yuan
@@ -69,32 +69,46 @@ def collection_results(context: AssetExecutionContext, loan_classification: pd.D
 
 
 @asset(partitions_def=monthly_partitions, group_name="monitoring", io_manager_key="work_io_manager",
+       ins={"loan_classification": AssetIn(partition_mapping=HISTORY_WINDOW, metadata={"materialized_only": True})},
        description=f"Vintage curves (share of each origination quarter's principal ever more than 30 / 90 days "
                    f"overdue, by months on book) over the last {PERFORMANCE_MONTHS} month ends, and roll rates between "
-                   "delinquency buckets over the flow-rate window of delinquency_history (the provision matrix's).")
-def portfolio_performance(context: AssetExecutionContext, core_system_extract: dict,
+                   "delinquency buckets over the flow-rate window of delinquency_history (the provision matrix's). "
+                   "Month ends outside that window are read from each month's loan_classification, rebuilt from "
+                   "this month's extract only when never materialized (metadata month_ends_read, month_ends_rebuilt).")
+def portfolio_performance(context: AssetExecutionContext, core_system_extract: dict, loan_classification: dict,
                           delinquency_history: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
-    from plugins.portfolio.vintage import performance_report
+    from plugins.portfolio.performance import states_by_month_end
+    from plugins.portfolio.vintage import performance_report_sourced
 
     # The flow-rate window's month ends come from delinquency_history (not rebuilt); roll rates pool that window.
-    report = performance_report(core_system_extract, month_end(context.partition_key), PERFORMANCE_MONTHS,
-                                config.get().provisioning.ageing_buckets, recent=delinquency_history)
+    report, sources = performance_report_sourced(core_system_extract, month_end(context.partition_key),
+                                                 PERFORMANCE_MONTHS, config.get().provisioning.ageing_buckets,
+                                                 recent=delinquency_history,
+                                                 states=states_by_month_end(loan_classification))
+    meta = sources.metadata()
     return MaterializeResult(value=report, metadata={
         "cohorts": int(report["vintage"]["cohort"].nunique()) if len(report["vintage"]) else 0,
         "month_ends": PERFORMANCE_MONTHS,
+        "month_ends_from_delinquency_history": len(sources.given),
+        **meta, "rebuilt_month_ends": MetadataValue.json(meta["rebuilt_month_ends"]),
         "roll_rates": MetadataValue.md(markdown_table(report["roll_rates"].astype(str))),
     })
 
 
 @asset(partitions_def=monthly_partitions, group_name="monitoring", io_manager_key="work_io_manager",
-       description="Covenant headroom per borrower on the book: the latest extracted debt-to-asset ratio against "
-                   "the covenant ceiling of config/early_warning.yaml (debt_to_asset_covenant), tightest first.")
-def covenant_headroom(context: AssetExecutionContext, statement_figures_extracted: pd.DataFrame,
+       description="Covenant headroom per borrower on the book: the debt-to-asset ratio of its latest filing "
+                   "(borrower_statements, whenever delivered; with the filing's period end, documents and age in "
+                   "months) against the covenant ceiling of config/early_warning.yaml (debt_to_asset_covenant), "
+                   "tightest first.")
+def covenant_headroom(context: AssetExecutionContext, borrower_statements: dict,
                       loan_classification: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
     from plugins.monitoring.covenants import covenant_headroom as headroom
+    from plugins.monitoring.statement_state import latest_filing_figures
 
-    frame = headroom(statement_figures_extracted, loan_classification, config.get().early_warning)
+    frame = headroom(latest_filing_figures(borrower_statements["figures"]), loan_classification,
+                     config.get().early_warning, as_of=month_end(context.partition_key))
     return MaterializeResult(value=frame, metadata={
         "borrowers": len(frame), "breaches": int(frame["breach"].sum()) if len(frame) else 0,
         "preview": MetadataValue.md(markdown_table(
-            frame[["borrower_id", "period_end", "debt_to_asset", "covenant", "headroom", "breach"]].astype(str)))})
+            frame[["borrower_id", "period_end", "age_months", "debt_to_asset", "covenant", "headroom",
+                   "breach"]].astype(str)))})

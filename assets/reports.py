@@ -8,7 +8,13 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, MaterializeResult,
 
 from assets.common import markdown_table
 from pipelines import settings
-from pipelines.partitions import monthly_partitions, quarter_end_month, quarter_label, quarterly_partitions
+from pipelines.partitions import (
+    TREND_WINDOW,
+    monthly_partitions,
+    quarter_end_month,
+    quarter_label,
+    quarterly_partitions,
+)
 from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins.archive import Archive
 from plugins.config import PostloanConfig
@@ -130,25 +136,21 @@ def management_pack(cfg: PostloanConfig, period: str, loan_provisions: pd.DataFr
 
 
 @asset(partitions_def=monthly_partitions, group_name="reports", io_manager_key="work_io_manager",
+       ins={"loan_provisions": AssetIn(partition_mapping=TREND_WINDOW, metadata={"materialized_only": True})},
        description="NPL ratio, provision coverage and loan provision ratio for the month and the previous "
-                   f"{TREND_MONTHS} months whose provisioned books are in the work store (missing months are "
-                   "left out, not zero), for the management report's trend chart.")
-def portfolio_trend(context: AssetExecutionContext, loan_provisions: pd.DataFrame, archive: ArchiveResource,
+                   f"{TREND_MONTHS} months, from each month's loan_provisions (a declared dependency; months never "
+                   "run are left out, not zero, and listed in metadata months_missing), for the management "
+                   "report's trend chart.")
+def portfolio_trend(context: AssetExecutionContext, loan_provisions: dict,
                     config: PostloanConfigResource) -> MaterializeResult:
-    from pipelines.resources import WorkStoreIOManager
-    from plugins.reports.trend import previous_months, trend_as_text, trend_frame
+    from plugins.reports.trend import trend_as_text, trend_books, trend_frame
 
     period = context.partition_key
-    store = archive.get().store
-    books = {period: loan_provisions}
-    for month in previous_months(period, TREND_MONTHS):
-        # Same key layout as the work IO manager; a month never run is simply absent from the trend.
-        key = f"loan_provisions/{month}"
-        if store.exists(store.settings.work_bucket, key):
-            books[month] = WorkStoreIOManager._read(store, key)
+    books, missing = trend_books(loan_provisions, period, TREND_MONTHS)
     frame = trend_as_text(trend_frame(books, config.get().provisioning))
     return MaterializeResult(value=frame, metadata={
         "months": len(frame), "first": frame["period"].iloc[0], "last": frame["period"].iloc[-1],
+        "months_read": len(books) - 1, "months_missing": MetadataValue.json(missing),
         "trend": MetadataValue.md(markdown_table(frame[["period", "loans", "npl_ratio", "provision_coverage",
                                                         "loan_provision_ratio"]], max_rows=24))})
 

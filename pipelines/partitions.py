@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from dagster import MonthlyPartitionsDefinition, TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
+import warnings
+
+from dagster import BetaWarning, MonthlyPartitionsDefinition, TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
 
 from pipelines import settings
-from plugins.config import load_config
+from plugins.config import HISTORY_MONTHS_BACK, load_config
 
 _first = load_config(settings.config_dir()).institution.calendar.first_period
 _first_quarter_month = (int(_first[5:7]) - 1) // 3 * 3 + 1
@@ -21,10 +23,29 @@ quarterly_partitions = TimeWindowPartitionsDefinition(
 
 # The month before, as a declared dependency: Dagster then runs a backfill's months in order, and a month
 # whose previous month was never run still runs (its input is empty and it bootstraps).
-PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
-# This month and the one before in one input (Dagster takes one input per upstream asset).
-THIS_AND_PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=0,
-                                                     allow_nonexistent_upstream_partitions=True)
+with warnings.catch_warnings():  # allow_nonexistent_upstream_partitions is "beta" in Dagster 1.13
+    warnings.simplefilter("ignore", BetaWarning)
+    PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1,
+                                                allow_nonexistent_upstream_partitions=True)
+    # This month and the one before in one input (Dagster takes one input per upstream asset).
+    THIS_AND_PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=0,
+                                                         allow_nonexistent_upstream_partitions=True)
+
+# The stored month-end states behind the history assets (tier_history, delinquency_history, portfolio_performance):
+# this month and the HISTORY_MONTHS_BACK (24) before it. A mapping is fixed when the definitions load while the
+# windows are configured (provisioning.yaml ecl.migration.history_months, flow_rates.window_months), so this is
+# the maximum: each asset uses its configured window within it, rebuilds only the month ends of that window
+# that were never materialized, and plugins/config.py (where HISTORY_MONTHS_BACK = 24 lives, since the config
+# loader checks against it and plugins do not import pipelines) refuses a window that does not fit.
+# The management report's trend: this month's provisioned book and the TREND_MONTHS_BACK months before it
+# (assets/reports.py TREND_MONTHS; a month never run is left out of the trend, not rebuilt).
+TREND_MONTHS_BACK = 12
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", BetaWarning)
+    HISTORY_WINDOW = TimeWindowPartitionMapping(start_offset=-HISTORY_MONTHS_BACK, end_offset=0,
+                                                allow_nonexistent_upstream_partitions=True)
+    TREND_WINDOW = TimeWindowPartitionMapping(start_offset=-TREND_MONTHS_BACK, end_offset=0,
+                                              allow_nonexistent_upstream_partitions=True)
 
 
 def quarter_key(label: str) -> str:

@@ -62,6 +62,7 @@ class Restructured(_Strict):
     observation_min_months: int = Field(ge=1)
     restructured_again_floor_tier: Tier
     previously_non_performing_floor_tier: Tier
+    no_upgrade_in_observation: bool
 
 
 class Impairment(_Strict):
@@ -145,12 +146,29 @@ class EclStaging(_Strict):
     stage3_tiers: list[Tier]                    # every NPL tier is credit-impaired
 
 
+# Month ends before this one that the history assets (tier_history, delinquency_history, portfolio_performance)
+# may read from stored month-end states: their partition mapping is fixed at definition time, so a configured
+# window must fit in it (pipelines/partitions.py HISTORY_WINDOW). Each window needs one month end more than its
+# length (last month's matrix / allowance), so a window of at most HISTORY_MONTHS_BACK - 1 months.
+HISTORY_MONTHS_BACK = 24
+
+
+def _within_history(months: int) -> int:
+    if months + 1 > HISTORY_MONTHS_BACK:
+        raise ValueError(f"a window of {months} months reaches {months + 1} month ends back (with the month "
+                         f"before), beyond the {HISTORY_MONTHS_BACK} month ends of history the pipeline declares "
+                         f"(HISTORY_MONTHS_BACK); at most {HISTORY_MONTHS_BACK - 1}")
+    return months
+
+
 class EclMigration(_Strict):
     """Monthly tier migration matrix: cohort estimate from the book's own history, fallback when short."""
     history_months: int = Field(ge=1, le=120)
     min_observations: int = Field(ge=1)         # fewer loans observed leaving a tier → that row from the fallback
     default_tiers: list[Tier]                   # reaching any of these tiers is default (absorbing for PD)
     fallback_matrix: dict[Tier, list[Decimal]]  # one-month transition probabilities, tier → [to 1..5]
+
+    _history_fits = field_validator("history_months")(_within_history)
 
     @field_validator("fallback_matrix")
     @classmethod
@@ -206,6 +224,8 @@ class FlowRates(_Strict):
     weight: Literal["balance", "count"]
     loss_bucket: str                            # reaching this delinquency bucket (or a write-off) is loss
     loss_bucket_rate: Decimal = Field(ge=0, le=1)  # loss rate of the loss bucket itself
+
+    _window_fits = field_validator("window_months")(_within_history)
 
 
 class SimplifiedApproach(_Strict):
@@ -434,10 +454,14 @@ class EarlyWarning(_Strict):
     @model_validator(mode="after")
     def _thresholds_present(self) -> "EarlyWarning":
         needs = {"dpd_over_90", "repeated_overdue", "maturity_without_renewal", "collateral_value_down",
-                 "loan_to_value_high", "revenue_down", "debt_to_asset_covenant"}
+                 "loan_to_value_high", "revenue_down", "debt_to_asset_covenant", "statements_overdue"}
         lacking = sorted(n for n in needs if n in self.signals and self.signals[n].threshold is None)
         if lacking:
             raise ValueError(f"signals {lacking} need a threshold")
+        overdue = self.signals.get("statements_overdue")
+        if overdue is not None and not (overdue.threshold == int(overdue.threshold) and 1 <= overdue.threshold <= 24):
+            raise ValueError("signals.statements_overdue.threshold is the latest statement's greatest age in whole "
+                             "months (1–24)")
         missing = {"special_mention", "restructured_in_observation", "high_severity_signal"} - set(self.watch_list)
         if missing:
             raise ValueError(f"watch_list lacks {sorted(missing)}")
@@ -484,6 +508,34 @@ class Collections(_Strict):
     promise_kept_within_days: int = Field(ge=1, le=90)
 
 
+ColumnType = Literal["text", "date", "cents", "int", "decimal", "bool"]
+# The core system's extract tables; the loan book reads all of them (plugins/portfolio/loanbook.py).
+EXTRACT_TABLES = ("borrowers", "loans", "schedules", "payments", "collateral", "guarantors")
+
+
+class ColumnSchema(_Strict):
+    """One column of a core table: what it holds and whether a cell may be empty."""
+    type: ColumnType
+    nullable: bool = False
+
+
+class TableSchema(_Strict):
+    columns: dict[str, ColumnSchema] = Field(min_length=1)  # in the CSV's column order
+
+
+class ExtractSchema(_Strict):
+    """config/schema.yaml: the declared schema of each core table, typed once by plugins/portfolio/typed.py."""
+    tables: dict[str, TableSchema]
+
+    @field_validator("tables")
+    @classmethod
+    def _every_extract_table(cls, tables: dict[str, TableSchema]) -> dict[str, TableSchema]:
+        missing = [t for t in EXTRACT_TABLES if t not in tables]
+        if missing:
+            raise ValueError(f"lacks the extract tables {missing}")
+        return tables
+
+
 class PostloanConfig(_Strict):
     config_dir: Path
     institution: Institution
@@ -497,6 +549,7 @@ class PostloanConfig(_Strict):
     access: Access
     inspections: Inspections
     collections: Collections
+    extract_schema: ExtractSchema  # schema.yaml ("schema" would shadow pydantic's BaseModel.schema)
 
     @property
     def digest(self) -> str:
@@ -515,7 +568,10 @@ _FILES: dict[str, type[BaseModel]] = {
     "access": Access,
     "inspections": Inspections,
     "collections": Collections,
+    "schema": ExtractSchema,
 }
+# Files whose PostloanConfig field is not named after the file.
+_FIELD_OF_FILE = {"schema": "extract_schema"}
 
 M = TypeVar("M", bound=BaseModel)
 # libyaml's loader is ten times faster and every asset step loads the configuration; same safe subset.
@@ -544,8 +600,15 @@ def _key_path(loc: tuple) -> str:
 def load_config(config_dir: Path | str | None = None) -> PostloanConfig:
     """Load and validate every file of the configuration folder."""
     folder = Path(config_dir) if config_dir else DEFAULT_CONFIG_DIR
-    parts = {name: load_yaml_model(folder / f"{name}.yaml", model) for name, model in _FILES.items()}
+    parts = {_FIELD_OF_FILE.get(name, name): load_yaml_model(folder / f"{name}.yaml", model)
+             for name, model in _FILES.items()}
     return PostloanConfig(config_dir=folder.resolve(), **parts)
+
+
+def load_schema(config_dir: Path | str | None = None) -> ExtractSchema:
+    """config/schema.yaml alone (the loan book needs no other file); errors name the file and the key."""
+    folder = Path(config_dir) if config_dir else DEFAULT_CONFIG_DIR
+    return load_yaml_model(folder / "schema.yaml", ExtractSchema)
 
 
 def config_digest(config_dir: Path) -> str:

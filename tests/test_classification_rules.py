@@ -196,6 +196,27 @@ def test_restructuring_history_no_longer_matters_once_observation_has_ended():
     assert tier(done) == 1
 
 
+def test_a_restructured_loan_under_observation_is_not_upgraded_from_last_months_tier():
+    # 可疑 last month, nothing overdue now, 8 months into the observation: stays 可疑.
+    verdict = classify_loan(_in_observation(previous_tier=4), CFG, DEFAULT_RULES)
+    assert verdict.tier == 4
+    assert "restructured_no_upgrade_in_observation" in {f.rule for f in verdict.findings}
+
+
+def test_once_the_observation_is_met_a_restructured_loan_may_be_upgraded():
+    met = loan(restructured_on=date(2024, 6, 1), months_since_first_repayment_after_restructure=24,
+               repayment_periods_since_restructure=12, previous_tier=3)
+    assert tier(met) == 1
+
+
+def test_a_met_observation_does_not_restart_on_a_later_late_payment():
+    # 25 months in, met long ago; an instalment 4 days late now counts 0 periods on time, but the
+    # observation is over: 关注 for the days overdue, not 次级 for a restarted observation.
+    late = loan(restructured_on=date(2024, 6, 1), months_since_first_repayment_after_restructure=25,
+                repayment_periods_since_restructure=0, observation_met=True, dpd=4)
+    assert tier(late) == 2
+
+
 # --- 20% of a debtor's debts at all institutions > 90 days overdue (external input) ---------------
 
 def test_more_than_twenty_percent_overdue_across_institutions_makes_the_claims_non_performing():

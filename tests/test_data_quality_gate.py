@@ -49,3 +49,27 @@ def test_a_rate_above_the_ceiling_blocks_publication_and_names_the_contract(s3_e
     assert not materialized & {"loan_classification", "loan_provisions", "management_report",
                                "published_management_report"}
     assert not list(store.list_keys(store.settings.archive_bucket, f"reports/management_report/{MONTH}/"))
+
+
+def test_a_date_that_does_not_exist_blocks_the_month_and_names_file_column_and_row():
+    # 2026-02-30 has the shape YYYY-MM-DD but is no date: the declared type refuses it (GX's format check too).
+    from dagster import build_asset_check_context
+
+    from assets.ingest import core_extract_quality
+    from pipelines.resources import PostloanConfigResource
+    from plugins.config import load_config
+    from plugins.portfolio.loanbook import read_csv_bytes
+
+    tables, _ = _tampered_delivery(load_config())
+    frames = {name: read_csv_bytes(data) for name, data in tables.items()}
+    frames["loans"]["annual_rate"] = frames["loans"]["annual_rate"].where(frames["loans"]["annual_rate"] != "0.4800",
+                                                                          "0.0435")
+    frames["schedules"].loc[2, "due_date"] = "2026-02-30"
+
+    result = core_extract_quality(build_asset_check_context(), core_system_extract=frames,
+                                  config=PostloanConfigResource())
+
+    assert not result.passed
+    assert result.metadata["failing_rows"].value["schedules.csv:declared_type:due_date"] == ["row 3"]
+    assert "schedules.csv: column 'due_date' should be an ISO date (YYYY-MM-DD), but is not at row 3 ('2026-02-30')" \
+        in result.description

@@ -8,10 +8,11 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
+import pandas as pd
 import pytest
 
 MONTH = "2026-09"
@@ -80,27 +81,47 @@ def _months_between(start: date, end: date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month - (1 if end.day < start.day else 0)
 
 
-def _expected_g11() -> dict[str, tuple[Decimal, Decimal, int]]:
-    """Tier → (balance 万元, provision 万元, count), from the CSVs and DOMAIN.md's rules alone."""
+def _observation_met(first_due: date | None, instalments: list[tuple[date, int, bool]]) -> bool:
+    """Two consecutive periods paid on time and in full, the run lasting (until the next late instalment, or
+    the month end) to a year after the first repayment date; a late one restarts the count.
+    instalments: (due date, number, paid on time), oldest first."""
+    run = 0
+    for i, (_, _, on_time) in enumerate(instalments):
+        run = run + 1 if on_time else 0
+        if run < 2 or first_due is None:
+            continue
+        next_late = [due for due, _, ok in instalments[i + 1:] if not ok]
+        lasts_to = next_late[0] - timedelta(days=1) if next_late else AS_OF
+        if _months_between(first_due, lasts_to) >= 12:
+            return True
+    return False
+
+
+def _expected_g11(previous_tiers: dict[str, int]) -> dict[str, tuple[Decimal, Decimal, int]]:
+    """Tier → (balance 万元, provision 万元, count), from the CSVs, last month's reported tiers (the
+    pipeline's input for "no upgrade during the observation") and DOMAIN.md's rules alone."""
     tables = _sample_csvs()
     latest = defaultdict(int)
     for s in tables["schedules"]:
         latest[s["contract_id"]] = max(latest[s["contract_id"]], int(s["schedule_version"]))
-    paid = defaultdict(int)
+    paid, last_paid = defaultdict(int), {}
     for p in tables["payments"]:
-        if date.fromisoformat(p["paid_date"]) <= AS_OF:
-            paid[(p["contract_id"], int(p["schedule_version"]), p["instalment_no"])] += (
-                _cents(p["principal_paid"]) + _cents(p["interest_paid"]))
-    oldest_unpaid, first_due, settled = {}, {}, defaultdict(int)
+        when = date.fromisoformat(p["paid_date"])
+        if when <= AS_OF:
+            key = (p["contract_id"], int(p["schedule_version"]), p["instalment_no"])
+            paid[key] += _cents(p["principal_paid"]) + _cents(p["interest_paid"])
+            last_paid[key] = max(last_paid.get(key, when), when)
+    oldest_unpaid, first_due, instalments = {}, {}, defaultdict(list)
     for s in tables["schedules"]:
         cid, version, due = s["contract_id"], int(s["schedule_version"]), date.fromisoformat(s["due_date"])
         if version != latest[cid] or due > AS_OF:
             continue
         first_due[cid] = min(first_due.get(cid, due), due)
-        if paid[(cid, version, s["instalment_no"])] < _cents(s["principal_due"]) + _cents(s["interest_due"]):
+        key = (cid, version, s["instalment_no"])
+        settled = paid[key] >= _cents(s["principal_due"]) + _cents(s["interest_due"])
+        if not settled:
             oldest_unpaid[cid] = min(oldest_unpaid.get(cid, due), due)
-        else:
-            settled[cid] += 1
+        instalments[cid].append((due, int(s["instalment_no"]), settled and last_paid.get(key, due) <= due))
     kinds = {b["borrower_id"]: b["kind"] for b in tables["borrowers"]}
     loans = {}
     for loan in tables["loans"]:
@@ -123,10 +144,9 @@ def _expected_g11() -> dict[str, tuple[Decimal, Decimal, int]]:
         # A restructured asset: restructured in place, or issued as a restructuring (重组); observed from
         # the first repayment of the schedule in force.
         if loan["restructured_on"] or loan["issuance_type"] == "重组":
-            start = first_due.get(cid)
-            observed = start is not None and _months_between(start, AS_OF) >= 12 and settled[cid] >= 2
-            if not observed:
+            if not _observation_met(first_due.get(cid), sorted(instalments[cid])):
                 tier = max(tier, 3)
+                tier = max(tier, previous_tiers.get(cid) or 1)  # no upgrade during the observation
         loans[cid] = {"borrower": loan["borrower_id"], "balance": balance, "tier": tier}
     # Individually assessed impairment (impairment.csv, the latest assessment by the month end): credit-impaired
     # → 次级, and with ≥ 50% assessed loss → 可疑; ≥ 90% assessed loss → 损失; borrower in liquidation → all 损失.
@@ -167,7 +187,9 @@ def test_published_g11_equals_an_independent_recomputation_from_the_sample_csvs(
     assert len(workbooks) == 1
     sheet = openpyxl.load_workbook(io.BytesIO(workbooks[0]), data_only=True)["G11"]
     rows = {str(r[0]): r for r in sheet.iter_rows(values_only=True) if r[0] is not None}
-    expected = _expected_g11()
+    classified = month_runs["first"][0].asset_value("loan_classification")
+    previous = {c: int(t) for c, t in zip(classified["contract_id"], classified["previous_tier"]) if not pd.isna(t)}
+    expected = _expected_g11(previous)
     for code, key in (("1", "total"), ("1.1", 1), ("1.2", 2), ("1.3", 3), ("1.4", 4), ("1.5", 5)):
         balance, provision, count = expected.get(key, (Decimal("0.00"), Decimal("0.00"), 0))
         row = rows[code]

@@ -117,7 +117,7 @@ def test_the_monthly_asset_applies_inbox_overrides_and_its_check_names_the_refus
         "period": [PERIOD, PERIOD], "to_tier": ["正常", "关注"], "who": ["王五", "王五"],
         "when": ["2026-10-03T10:00:00"] * 2, "why": ["已与借款人达成还款计划", "行业景气下行"]})
     config = PostloanConfigResource()
-    result = loan_classification(build_asset_context(partition_key=PERIOD), core_system_extract=extract,
+    result = loan_classification(build_asset_context(partition_key=PERIOD), core_tables=extract,
                                  previous_classification={}, config=config)
     frame = result.value.set_index("contract_id")
     assert frame.loc[current.iloc[-1], "override_by"] == "王五"

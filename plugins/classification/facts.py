@@ -34,6 +34,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["ecl_ratio"] = frame["ecl_ratio"].map(lambda r: None if r is None or pd.isna(r) else str(r)).astype(object)
     for column in ("credit_impaired", "borrower_in_liquidation"):
         frame[column] = frame[column].fillna(False).astype(bool)
+    frame["observation_met"] = frame["observation_met"].astype("boolean")
+    frame["previous_tier"] = frame["previous_tier"].astype("Int64")
     return frame.reset_index(drop=True)
 
 
@@ -47,8 +49,9 @@ def _months_between(start: pd.Series, end: pd.Timestamp) -> pd.Series:
     return ((end.year - start.dt.year) * 12 + end.month - start.dt.month - (start.dt.day > end.day).astype(int))
 
 
-def facts_frame(book: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """The facts of every loan of `book` (loanbook.open_book) at `as_of`."""
+def facts_frame(book: pd.DataFrame, as_of: date, previous_tiers: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """The facts of every loan of `book` (loanbook.open_book) at `as_of`, with the tiers reported at the
+    previous month end when known."""
     end = pd.Timestamp(as_of)
     start = pd.to_datetime(book["start_date"])
     restructured = pd.to_datetime(book["restructured_on"])
@@ -63,12 +66,15 @@ def facts_frame(book: pd.DataFrame, as_of: date) -> pd.DataFrame:
         "dpd": book["dpd"], "issuance_type": book["issuance_type"], "restructured_on": restructured,
         "restructure_count": book["restructure_count"],
         "months_since_first_repayment_after_restructure": months,
-        "repayment_periods_since_restructure": book["settled_periods"].where(restructured.notna(), 0),
+        # "Two consecutive repayment periods": instalments paid on time and in full, a late one restarts.
+        "repayment_periods_since_restructure": book["on_time_periods"].where(restructured.notna(), 0),
         "extended_on": pd.to_datetime(book["extended_on"]), "product": book["product"],
         "months_observed_at_restructure": book["months_observed_at_restructure"],
         "periods_observed_at_restructure": book["periods_observed_at_restructure"],
         "dpd_before_restructure": book["dpd_before_restructure"],
         "ecl_ratio": None, "credit_impaired": False, "borrower_in_liquidation": False,
+        "observation_met": book["observation_met"] if "observation_met" in book else None,
+        "previous_tier": book["contract_id"].map(previous_tiers or {}),
     })
     return _typed(frame)
 

@@ -42,18 +42,22 @@ def external_overdue_share(frame: pd.DataFrame | None) -> dict[str, Decimal] | N
 def classify_period(extract: Mapping[str, pd.DataFrame], as_of: date, config: Classification,
                     rules: Sequence[ClassificationRule], overdue_share: Mapping[str, Decimal] | None = None,
                     overrides: Sequence[Override] = (), impairment: Mapping[str, Assessment] | None = None,
+                    previous_tiers: Mapping[str, int] | None = None,
                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[RefusedOverride]]:
     """The open book at `as_of`, its verdict frame (engine.VERDICT_COLUMNS, in the book's order) and the
     refused overrides.
 
-    `impairment` (impairment.read_impairment) sets the facts of the impairment floors; the book
+    `previous_tiers` (contract_id → the tier reported at the previous month end) lets a restructured asset
+    under observation keep its tier (no upgrade). `impairment` (impairment.read_impairment) sets the facts
+    of the impairment floors; the book
     carries them (and the assessment's author and date) in the columns of facts.impairment_columns.
 
     Overrides come after every rule (a person judges the rules' result); the in-house debtor rule then
     runs again, because a claim a person moved to non-performing counts towards its debtor's share.
     """
-    book = open_book(dict(extract), as_of)
-    facts = with_impairment(facts_frame(book, as_of), impairment)
+    observation = (config.restructured.observation_min_periods, config.restructured.observation_min_months)
+    book = open_book(dict(extract), as_of, observation)
+    facts = with_impairment(facts_frame(book, as_of, previous_tiers), impairment)
     book = book.merge(impairment_columns(facts, impairment), on="contract_id", how="left", validate="one_to_one")
     verdicts = classify_facts(facts, config, rules, overdue_share)
     refused: list[RefusedOverride] = []

@@ -50,6 +50,10 @@ class LoanFacts:
     ecl_ratio: Decimal | None = None  # expected credit loss / book balance
     credit_impaired: bool = False
     borrower_in_liquidation: bool = False
+    # From the repayment history: the observation period was met at some time (None: not known, judged on
+    # the months and periods above alone). A met observation does not restart on a later late payment.
+    observation_met: bool | None = None
+    previous_tier: int | None = None  # the tier reported at the previous month end
 
 
 def fact_text(value) -> str:
@@ -121,7 +125,8 @@ def in_observation(config: Classification) -> str:
     """A restructured asset stays under observation until both the months and the repayment periods are met."""
     rules = config.restructured
     months = "months_since_first_repayment_after_restructure"
-    return (f"(restructured_on IS NOT NULL AND ({months} IS NULL OR {months} < {rules.observation_min_months}"
+    return (f"(restructured_on IS NOT NULL AND NOT coalesce(observation_met, FALSE) AND ({months} IS NULL"
+            f" OR {months} < {rules.observation_min_months}"
             f" OR repayment_periods_since_restructure < {rules.observation_min_periods}))")
 
 
@@ -202,6 +207,18 @@ class PreviouslyNonPerformingRestructured:
                 f"WHERE dpd_before_restructure IS NOT NULL AND {in_observation(config)} AND {before} >= 3")
 
 
+class RestructuredNoUpgrade:
+    name = "restructured_no_upgrade_in_observation"
+    article = "2023 Measures, restructured assets: no upgrade during the observation period (to confirm)"
+
+    def sql(self, config: Classification) -> str:
+        if not config.restructured.no_upgrade_in_observation:
+            return "SELECT contract_id, 1 AS floor, json_object() AS facts FROM book WHERE FALSE"
+        return (f"SELECT contract_id, previous_tier AS floor, json_object({_OBSERVATION_FACTS}, "
+                f"'previous_tier', previous_tier) AS facts FROM book "
+                f"WHERE previous_tier IS NOT NULL AND previous_tier > 1 AND {in_observation(config)}")
+
+
 class ExtendedFloor:
     name = "extended"
     article = "展期 (extension of maturity): at least 关注 (institution policy)"
@@ -259,6 +276,6 @@ class BankruptcyLiquidation:
 
 DEFAULT_RULES: tuple[ClassificationRule, ...] = (
     OverdueFloor(), CreditCardBands(), RefinanceFloor(), RestructuredObservation(), RestructuredAgainInObservation(),
-    PreviouslyNonPerformingRestructured(), ExtendedFloor(), CreditImpaired(), ImpairedDoubtful(), ImpairedLoss(),
+    PreviouslyNonPerformingRestructured(), RestructuredNoUpgrade(), ExtendedFloor(), CreditImpaired(), ImpairedDoubtful(), ImpairedLoss(),
     BankruptcyLiquidation(),
 )

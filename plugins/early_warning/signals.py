@@ -2,8 +2,13 @@
 
 Delinquency signals read the repayment history (schedules and payments, per instalment of the schedule in
 force); collateral signals read the appraisal history; financial signals read extracted statement figures
-(columns borrower_id, period_end, canonical, current_cents, prior_cents). Thresholds and severities come
-from config/early_warning.yaml; a signal absent from its `signals` section is switched off.
+(columns borrower_id, period_end, canonical, current_cents, prior_cents; with sha256 the signal names the
+filing's documents): each borrower's latest filing, from the borrower_statements state
+(plugins.monitoring.statement_state) carried month over month, so a borrower who delivered months ago is
+still judged by that filing, and the signal says which filing (period end, documents) and its age in months
+at the month end. statements_overdue flags corporate borrowers on the book whose latest statement is older
+than the policy allows, or who never delivered one. Thresholds and severities come from
+config/early_warning.yaml; a signal absent from its `signals` section is switched off.
 """
 from __future__ import annotations
 
@@ -20,9 +25,11 @@ from plugins.money import to_cents
 from plugins.portfolio.loanbook import instalment_status
 
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
-SIGNAL_COLUMNS = ["contract_id", "borrower_id", "signal", "severity", "evidence", "evidence_json"]
+SIGNAL_COLUMNS = ["contract_id", "borrower_id", "signal", "severity", "evidence", "evidence_json",
+                  "filing_period_end", "filing_sha256", "filing_age_months"]
 DELINQUENCY_SIGNALS = ("dpd_over_90", "repeated_overdue", "cured_then_relapsed")
 FINANCIAL_SIGNALS = ("net_loss", "revenue_down", "debt_to_asset_covenant", "negative_equity")
+STATEMENT_SIGNALS = ("statements_overdue",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class Signal:
     signal: str
     severity: str
     evidence: dict = field(default_factory=dict)
+    filing: dict = field(default_factory=dict)  # the statement judged: period_end, sha256, age_months
 
 
 def _enabled(config: EarlyWarning, name: str) -> bool:
@@ -204,16 +212,19 @@ SCOPE_PREFERENCE = ("consolidated", "entity", "parent")  # as StatementExtractio
 
 
 def latest_figures(figures: pd.DataFrame) -> pd.DataFrame:
-    """borrower_id × canonical of each borrower's latest statement period: current_cents and prior_cents.
+    """borrower_id × canonical of each borrower's latest statement period: current_cents and prior_cents
+    (and the figure's document, sha256, when the frame carries it).
 
     A report printing consolidated (合并) and parent-company (母公司) statements gives the consolidated
     figure (column `scope`; a frame without it is one company's); within the scope, the first line printed
     with an amount, so a blank repeat of a label does not hide it. A line the preferred scope prints blank
     stays nil: the parent company's figure does not stand in for the group's.
     """
+    columns = ["borrower_id", "period_end", "canonical", "current_cents", "prior_cents",
+               *(["sha256"] if "sha256" in figures.columns else [])]
     usable = figures.dropna(subset=["borrower_id", "period_end", "canonical"])
     if usable.empty:
-        return pd.DataFrame(columns=["borrower_id", "period_end", "canonical", "current_cents", "prior_cents"])
+        return pd.DataFrame(columns=columns)
     latest = usable.groupby("borrower_id")["period_end"].transform("max")
     usable = usable[usable["period_end"] == latest].copy()
     scope = usable["scope"] if "scope" in usable else pd.Series("entity", index=usable.index)
@@ -226,7 +237,7 @@ def latest_figures(figures: pd.DataFrame) -> pd.DataFrame:
     return (usable.sort_values(["_blank", "_order"], kind="stable")
             .drop_duplicates(["borrower_id", "canonical"], keep="first")
             .sort_values("_order")
-            [["borrower_id", "period_end", "canonical", "current_cents", "prior_cents"]])
+            [columns])
 
 
 def _pivot(figures: pd.DataFrame, column: str) -> dict[str, dict[str, int]]:
@@ -238,11 +249,35 @@ def _pivot(figures: pd.DataFrame, column: str) -> dict[str, dict[str, int]]:
     return values
 
 
-def financial_signals(figures: pd.DataFrame, config: EarlyWarning) -> list[Signal]:
-    """Borrower-level signals (contract_id empty) from each borrower's latest statement."""
+def months_old(period_end: str, as_of: date) -> int:
+    """A statement's age at `as_of` in calendar months from its period end's month (2026-03-31 at 2026-09-30: 6)."""
+    end = date.fromisoformat(str(period_end)[:10])
+    return (as_of.year - end.year) * 12 + as_of.month - end.month
+
+
+def filing_of(latest: pd.DataFrame, as_of: date | None = None) -> dict[str, dict]:
+    """borrower_id → the filing its latest figures come from: period_end, sha256 (documents, comma-joined), age."""
+    filings: dict[str, dict] = {}
+    for borrower, group in latest.groupby("borrower_id", sort=True):
+        period = str(group["period_end"].iloc[0])
+        filing = {"period_end": period}
+        if "sha256" in group:
+            filing["sha256"] = ",".join(sorted(group["sha256"].dropna().astype(str).unique()))
+        if as_of is not None:
+            filing["age_months"] = months_old(period, as_of)
+        filings[borrower] = filing
+    return filings
+
+
+def financial_signals(figures: pd.DataFrame, config: EarlyWarning, as_of: date | None = None) -> list[Signal]:
+    """Borrower-level signals (contract_id empty) from each borrower's latest statement.
+
+    Each signal names the filing it judged (period end, documents and, given `as_of`, its age in months).
+    """
     latest = latest_figures(figures)
     current, prior = _pivot(latest, "current_cents"), _pivot(latest, "prior_cents")
     period = dict(zip(latest["borrower_id"], latest["period_end"]))
+    filings = filing_of(latest, as_of)
     signals = []
     for borrower in sorted(current):
         now, before, at = current[borrower], prior.get(borrower, {}), str(period[borrower])
@@ -262,11 +297,47 @@ def financial_signals(figures: pd.DataFrame, config: EarlyWarning) -> list[Signa
                                        covenant=str(_threshold(config, "debt_to_asset_covenant"))))
         if _enabled(config, "negative_equity") and now.get("equity", 0) < 0:
             signals.append(_signal(config, "negative_equity", "", borrower, period_end=at, equity_cents=now["equity"]))
+    return [replace(s, filing=filings.get(s.borrower_id, {})) for s in signals]
+
+
+# Borrowers expected to deliver financial statements (individuals do not file statements).
+STATEMENT_BORROWER_KINDS = ("corporate",)
+
+
+def statements_overdue(book: pd.DataFrame, filings: pd.DataFrame, as_of: date, config: EarlyWarning,
+                       on_record_since: str | None = None) -> list[Signal]:
+    """Borrower-level: a corporate borrower with loans on the book whose latest statement's period end is
+    more than `threshold` months before `as_of` (months_old), or who delivered none on record.
+
+    `filings`: one row per borrower with period_end, sha256, delivered_month (statement_state.latest_filings);
+    `on_record_since`: the first month the statement state covers (a "never delivered" is since then).
+    """
+    limit = int(_threshold(config, "statements_overdue"))
+    if "borrower_kind" not in book.columns:
+        return []
+    corporate = sorted(set(book.loc[book["borrower_kind"].isin(STATEMENT_BORROWER_KINDS), "borrower_id"]))
+    latest = {str(r.borrower_id): r for r in filings.itertuples(index=False)}
+    signals = []
+    for borrower in corporate:
+        filing = latest.get(borrower)
+        if filing is None:
+            signals.append(_signal(config, "statements_overdue", "", borrower, never_delivered=True,
+                                   **({"on_record_since": on_record_since} if on_record_since else {}),
+                                   max_age_months=limit))
+            continue
+        age = months_old(filing.period_end, as_of)
+        if age > limit:
+            signals.append(replace(
+                _signal(config, "statements_overdue", "", borrower, period_end=str(filing.period_end),
+                        age_months=age, max_age_months=limit, delivered_month=str(filing.delivered_month)),
+                filing={"period_end": str(filing.period_end), "sha256": str(filing.sha256), "age_months": age}))
     return signals
 
 
-def per_loan(borrower_signals: Iterable[Signal], book: pd.DataFrame, config: EarlyWarning) -> list[Signal]:
-    """Borrower-level signals on each of the borrower's loans; overdue loans are raised to the configured severity."""
+def per_loan(borrower_signals: Iterable[Signal], book: pd.DataFrame, config: EarlyWarning,
+             raise_when_overdue: bool = True) -> list[Signal]:
+    """Borrower-level signals on each of the borrower's loans; overdue loans are raised to the configured severity
+    (financial deterioration together with overdue, DOMAIN.md §5) unless `raise_when_overdue` is false."""
     loans = book.groupby("borrower_id")
     signals = []
     for s in borrower_signals:
@@ -274,7 +345,8 @@ def per_loan(borrower_signals: Iterable[Signal], book: pd.DataFrame, config: Ear
             continue
         for r in loans.get_group(s.borrower_id).itertuples(index=False):
             severity = s.severity
-            if int(r.dpd) > 0 and SEVERITY_RANK[config.overdue_with_deterioration_severity] > SEVERITY_RANK[severity]:
+            if raise_when_overdue and int(r.dpd) > 0 and \
+                    SEVERITY_RANK[config.overdue_with_deterioration_severity] > SEVERITY_RANK[severity]:
                 severity = config.overdue_with_deterioration_severity  # overdue together with deterioration
             signals.append(replace(s, contract_id=r.contract_id, severity=severity,
                                    evidence={**s.evidence, **({"dpd": int(r.dpd)} if int(r.dpd) > 0 else {})}))
@@ -284,8 +356,20 @@ def per_loan(borrower_signals: Iterable[Signal], book: pd.DataFrame, config: Ear
 # ------------------------------------------------------------------ all together
 
 def book_signals(classified: pd.DataFrame, extract: dict[str, pd.DataFrame], as_of: date, config: EarlyWarning,
-                 figures: pd.DataFrame | None = None) -> list[Signal]:
-    """Every enabled signal for the classified book (loan_classification's frame) at `as_of`."""
+                 figures: pd.DataFrame | None = None, statements: dict[str, pd.DataFrame] | None = None) -> list[Signal]:
+    """Every enabled signal for the classified book (loan_classification's frame) at `as_of`.
+
+    Financial signals read `statements` (the borrower_statements state: each borrower's latest filing,
+    whenever delivered) when given, else `figures`; statements_overdue needs `statements`.
+    """
+    filings, on_record_since = None, None
+    if statements is not None:
+        from plugins.monitoring.statement_state import latest_filing_figures, latest_filings
+
+        figures = latest_filing_figures(statements["figures"])
+        filings = latest_filings(statements["figures"], f"{as_of:%Y-%m}")
+        provenance = statements.get("provenance")
+        on_record_since = str(provenance["covers_from"].iloc[0]) if provenance is not None and len(provenance) else None
     borrowers = dict(zip(classified["contract_id"], classified["borrower_id"]))
     in_book = set(borrowers)
     signals: list[Signal] = []
@@ -311,13 +395,20 @@ def book_signals(classified: pd.DataFrame, extract: dict[str, pd.DataFrame], as_
     if _enabled(config, "debtor_contagion"):
         signals += debtor_contagion(classified, config)
     if figures is not None and not figures.empty:
-        signals += per_loan(financial_signals(figures, config), classified, config)
+        signals += per_loan(financial_signals(figures, config, as_of), classified, config)
+    if filings is not None and _enabled(config, "statements_overdue"):
+        signals += per_loan(statements_overdue(classified, filings, as_of, config, on_record_since), classified,
+                            config, raise_when_overdue=False)
     return sorted(signals, key=lambda s: (s.contract_id, s.signal))
 
 
 def signals_frame(signals: Iterable[Signal]) -> pd.DataFrame:
     rows = [{"contract_id": s.contract_id, "borrower_id": s.borrower_id, "signal": s.signal, "severity": s.severity,
              "evidence": ", ".join(f"{k}={v}" for k, v in s.evidence.items()),
-             "evidence_json": json.dumps(s.evidence, ensure_ascii=False, sort_keys=True, default=str)}
+             "evidence_json": json.dumps(s.evidence, ensure_ascii=False, sort_keys=True, default=str),
+             "filing_period_end": s.filing.get("period_end"), "filing_sha256": s.filing.get("sha256"),
+             "filing_age_months": s.filing.get("age_months")}
             for s in signals]
-    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+    frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+    frame["filing_age_months"] = frame["filing_age_months"].astype("Int64")
+    return frame

@@ -6,23 +6,27 @@ borrower's latest statement (consolidated figures first, as the early-warning si
 plugins.early_warning.signals.latest_figures). Headroom = threshold - ratio, in
 fractions; negative headroom is a breach. Equity is shown beside it (negative equity is its own signal).
 Only borrowers with a loan on the book and a statement with total assets above zero are listed, tightest
-headroom first.
+headroom first. The figures are each borrower's latest filing, whenever delivered (the borrower_statements
+state: plugins.monitoring.statement_state.latest_filing_figures); each row names the filing (period end,
+its documents' sha256 when the figures carry it) and, given `as_of`, its age in months at that date.
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
 from plugins.config import EarlyWarning
-from plugins.early_warning.signals import latest_figures
+from plugins.early_warning.signals import filing_of, latest_figures
 
 COVENANT_COLUMNS = ["borrower_id", "borrower_name", "borrower_kind", "period_end", "debt_to_asset", "covenant",
-                    "headroom", "breach", "equity_cents", "balance_cents"]
+                    "headroom", "breach", "equity_cents", "balance_cents", "filing_sha256", "age_months"]
 FOUR = Decimal("0.0001")
 
 
-def covenant_headroom(figures: pd.DataFrame, book: pd.DataFrame, config: EarlyWarning) -> pd.DataFrame:
+def covenant_headroom(figures: pd.DataFrame, book: pd.DataFrame, config: EarlyWarning,
+                      as_of: date | None = None) -> pd.DataFrame:
     signal = config.signals.get("debt_to_asset_covenant")
     if signal is None or signal.threshold is None or figures is None or figures.empty:
         return pd.DataFrame(columns=COVENANT_COLUMNS)
@@ -33,6 +37,7 @@ def covenant_headroom(figures: pd.DataFrame, book: pd.DataFrame, config: EarlyWa
         if not pd.isna(r.current_cents):
             values.setdefault(str(r.borrower_id), {})[r.canonical] = int(r.current_cents)
     period = dict(zip(latest["borrower_id"].astype(str), latest["period_end"]))
+    filings = {str(b): f for b, f in filing_of(latest, as_of).items()}
     borrowers = book.groupby("borrower_id").agg(borrower_name=("borrower_name", "first"),
                                                 borrower_kind=("borrower_kind", "first"),
                                                 balance_cents=("balance_cents", "sum"))
@@ -45,6 +50,7 @@ def covenant_headroom(figures: pd.DataFrame, book: pd.DataFrame, config: EarlyWa
         b = borrowers.loc[borrower]
         rows.append((borrower, b["borrower_name"], b["borrower_kind"], str(period[borrower]), ratio, threshold,
                      (threshold - exact).quantize(FOUR, ROUND_HALF_UP), exact > threshold, now.get("equity"),
-                     int(b["balance_cents"])))
+                     int(b["balance_cents"]), filings[borrower].get("sha256"), filings[borrower].get("age_months")))
     frame = pd.DataFrame(rows, columns=COVENANT_COLUMNS)
+    frame["age_months"] = frame["age_months"].astype("Int64")
     return frame.sort_values(["headroom", "borrower_id"], kind="stable").reset_index(drop=True)

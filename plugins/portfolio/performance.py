@@ -1,12 +1,17 @@
 """Portfolio performance: delinquency (ageing) buckets at each month end and the roll rates between them.
 
-`ageing_history` rebuilds, from one month's core extract, every loan open at each of
-the given month ends: its days past due (loanbook.days_past_due on the schedule in
+`ageing_history` gives every loan open at each of the given month ends. A month end
+whose stored state is given (`states`: the loan_classification materialized for that
+month, the book as it was reported then) is read from it: its days past due, balance,
+product and start date as reported, even where this month's extract has changed since
+(restructurings, write-offs). Only the month ends never materialized are rebuilt from
+this month's core extract: its days past due (loanbook.days_past_due on the schedule in
 force, via provisioning.history.book_at, which also restores loans written off later
 at their balance then), its delinquency bucket (config `ageing_buckets` of
 provisioning.yaml: M0 = 0 DPD, M1 = 1–30, …, M6+ above 150) and its outstanding
-principal at that month end. A loan written off on or before a month end is not
-open at it.
+principal at that month end. Either way the contracted principal and the write-off
+date come from this month's extract (its loans table records every past write-off),
+and a loan written off on or before a month end is not open at it.
 
 `roll_rates` pools, over every pair of consecutive month ends in the history, where
 each loan open at the first went by the second: to a bucket, "closed" (no longer
@@ -18,7 +23,9 @@ weights themselves (integer cents or counts), for exact arithmetic downstream.
 """
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -43,35 +50,91 @@ def _iso_date(text: str) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
+@dataclass(frozen=True)
+class MonthEndSources:
+    """Where the month ends of a history came from (each oldest first).
+
+    read: from the stored month-end state; rebuilt: never materialized, rebuilt from this month's
+    extract; given: taken from a history already built (portfolio_performance's delinquency_history).
+    """
+    read: tuple[date, ...] = ()
+    rebuilt: tuple[date, ...] = ()
+    given: tuple[date, ...] = ()
+
+    def metadata(self) -> dict[str, object]:
+        """month_ends_read, month_ends_rebuilt (counts) and the rebuilt month ends (ISO dates)."""
+        return {"month_ends_read": len(self.read), "month_ends_rebuilt": len(self.rebuilt),
+                "rebuilt_month_ends": [d.isoformat() for d in self.rebuilt]}
+
+
+def month_end_sources(month_ends: Sequence[date], states: Mapping[date, pd.DataFrame] | None) -> MonthEndSources:
+    """Which of `month_ends` are read from `states` and which are rebuilt."""
+    ends, states = sorted(set(month_ends)), states or {}
+    return MonthEndSources(read=tuple(e for e in ends if e in states), rebuilt=tuple(e for e in ends if e not in states))
+
+
+def states_by_month_end(values: Mapping[str, pd.DataFrame]) -> dict[date, pd.DataFrame]:
+    """{"YYYY-MM": stored frame} (monthly partitions as the work store returns them) → {month end: frame}."""
+    out = {}
+    for key, frame in values.items():
+        year, month = int(key[:4]), int(key[5:7])
+        out[date(year, month, calendar.monthrange(year, month)[1])] = frame
+    return out
+
+
+def _day(value) -> date | None:
+    if value is None or (not isinstance(value, date) and pd.isna(value)):
+        return None
+    return value.date() if isinstance(value, pd.Timestamp) else value
+
+
+def _open_rows(book: pd.DataFrame, when: date, principal: Mapping[str, int],
+               written_off: Mapping[str, date | None], buckets: Sequence[DelinquencyBucket]) -> pd.DataFrame:
+    """HISTORY_COLUMNS rows of the loans of `book` (the book at `when`) not written off by then."""
+    keep = pd.Series([not (written_off.get(cid) and written_off[cid] <= when) for cid in book["contract_id"]],
+                     index=book.index, dtype=bool)  # a mask, so an empty book keeps its columns
+    book = book[keep]
+    ids = [str(cid) for cid in book["contract_id"]]
+    unknown = [cid for cid in ids if cid not in principal]
+    if unknown:
+        raise ValueError(f"{when}: contracts not in this month's loans table (no principal): {unknown[:10]}")
+    return pd.DataFrame({
+        "contract_id": pd.Series(ids, dtype=object),
+        "month_end": when,
+        "dpd": book["dpd"].astype("int64").to_numpy(),
+        "bucket": [bucket_of(int(d), buckets) for d in book["dpd"]],
+        "balance_cents": book["balance_cents"].astype("int64").to_numpy(),
+        "product": book["product"].to_numpy(),
+        "start_date": [_day(v) for v in book["start_date"]],
+        "principal_cents": [principal[cid] for cid in ids],
+        "written_off_on": [written_off.get(cid) for cid in ids],
+    }, columns=HISTORY_COLUMNS)
+
+
 def ageing_history(extract: Mapping[str, pd.DataFrame], month_ends: list[date],
-                   buckets: Sequence[DelinquencyBucket]) -> pd.DataFrame:
+                   buckets: Sequence[DelinquencyBucket],
+                   states: Mapping[date, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Every loan open at each month end: contract_id, month_end (date), dpd, bucket, balance_cents.
 
     Also product, start_date (date), principal_cents (as contracted; for vintage curves) and
     written_off_on (date or None: when the extract records a later write-off). `buckets` are
-    the `ageing_buckets` of provisioning.yaml. Rows are ordered by month end, then contract_id.
+    the `ageing_buckets` of provisioning.yaml. A month end in `states` (month end → that month's
+    stored loan_classification: contract_id, dpd, balance_cents, product, start_date) is read
+    from it; the others are rebuilt from `extract` (`month_end_sources` says which). Rows are
+    ordered by month end, then contract_id.
     """
     # Imported here: plugins.provisioning (its ECL's flow-rate matrix) imports this module.
     from plugins.provisioning.history import book_at
 
     loans = extract["loans"]
-    principal = {cid: to_cents(p) for cid, p in zip(loans["contract_id"], loans["principal"])}
-    written_off = {cid: _iso_date(d) for cid, d in zip(loans["contract_id"], loans["written_off_on"])}
+    principal = {str(cid): to_cents(p) for cid, p in zip(loans["contract_id"], loans["principal"])}
+    written_off = {str(cid): _iso_date(d) for cid, d in zip(loans["contract_id"], loans["written_off_on"])}
+    states = states or {}
     parts = []
     for when in sorted(set(month_ends)):
-        book = book_at(extract, when)
-        book = book[[not (written_off.get(cid) and written_off[cid] <= when) for cid in book["contract_id"]]]
-        parts.append(pd.DataFrame({
-            "contract_id": book["contract_id"].to_numpy(),
-            "month_end": when,
-            "dpd": book["dpd"].astype("int64").to_numpy(),
-            "bucket": [bucket_of(int(d), buckets) for d in book["dpd"]],
-            "balance_cents": book["balance_cents"].astype("int64").to_numpy(),
-            "product": book["product"].to_numpy(),
-            "start_date": book["start_date"].to_numpy(),
-            "principal_cents": [principal[cid] for cid in book["contract_id"]],
-            "written_off_on": [written_off.get(cid) for cid in book["contract_id"]],
-        }, columns=HISTORY_COLUMNS))
+        book = states[when] if when in states else book_at(extract, when)
+        parts.append(_open_rows(book, when, principal, written_off, buckets))
+    parts = [part for part in parts if len(part)]
     if not parts:
         return pd.DataFrame(columns=HISTORY_COLUMNS).astype(
             {"dpd": "int64", "balance_cents": "int64", "principal_cents": "int64"})

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from plugins.config import DelinquencyBucket
-from plugins.portfolio.performance import ageing_history, roll_amounts
+from plugins.portfolio.performance import MonthEndSources, ageing_history, month_end_sources, roll_amounts
 
 VINTAGE_COLUMNS = ["cohort", "mob", "loans", "principal_cents", "bad_30_cents", "bad_90_cents", "share_30",
                    "share_90"]
@@ -122,24 +122,40 @@ def as_dates(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def performance_report(extract: Mapping[str, pd.DataFrame], as_of: date, months: int,
-                       buckets: Sequence[DelinquencyBucket], recent: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """Vintage curves over the last `months` month ends of the extract, and roll rates (frames only, so the
-    work store keeps them as tables).
+                       buckets: Sequence[DelinquencyBucket], recent: pd.DataFrame | None = None,
+                       states: Mapping[date, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """Vintage curves over the last `months` month ends, and roll rates (frames only, so the work store keeps
+    them as tables); `performance_report_sourced` also says where each month end came from.
 
     `recent` is an ageing history already built for some of those month ends (the delinquency_history
-    asset: the provisioning flow-rate window); its month ends are not rebuilt, and the roll rates are
-    pooled over it alone, so the report's roll rates are the ones the provision matrix uses. Without it
-    every month end is rebuilt and the roll rates pool all of them.
+    asset: the provisioning flow-rate window); its month ends are taken as they are, and the roll rates are
+    pooled over it alone, so the report's roll rates are the ones the provision matrix uses. The other month
+    ends are read from `states` (month end → that month's stored loan_classification) where given, and
+    rebuilt from `extract` only where not. Without `recent` the roll rates pool every month end.
     """
+    return performance_report_sourced(extract, as_of, months, buckets, recent, states)[0]
+
+
+def performance_report_sourced(extract: Mapping[str, pd.DataFrame], as_of: date, months: int,
+                               buckets: Sequence[DelinquencyBucket], recent: pd.DataFrame | None = None,
+                               states: Mapping[date, pd.DataFrame] | None = None,
+                               ) -> tuple[dict[str, pd.DataFrame], MonthEndSources]:
+    """`performance_report` and the month ends it took from `recent` (given), read from `states` and rebuilt."""
     ends = month_ends_back(as_of, months)
+    given: list[date] = []
     if recent is not None and len(recent):
         recent = as_dates(recent)
         known = set(recent["month_end"])
-        older = ageing_history(extract, [e for e in ends if e not in known], buckets)
-        history = pd.concat([as_dates(older), recent[[e in set(ends) for e in recent["month_end"]]][older.columns]],
-                            ignore_index=True)
+        given = [e for e in ends if e in known]
+    rest = [e for e in ends if e not in set(given)]
+    older = as_dates(ageing_history(extract, rest, buckets, states))
+    if recent is not None and len(recent):
+        chosen = recent[[e in set(ends) for e in recent["month_end"]]][older.columns]
+        parts = [part for part in (older, chosen) if len(part)]
+        history = pd.concat(parts, ignore_index=True) if parts else older
         rolls = recent
     else:
-        history = as_dates(ageing_history(extract, ends, buckets))
-        rolls = history
-    return {"vintage": vintage_curves(history, as_of), "roll_rates": roll_summary(rolls, buckets)}
+        history = rolls = older
+    sources = month_end_sources(rest, states)
+    return ({"vintage": vintage_curves(history, as_of), "roll_rates": roll_summary(rolls, buckets)},
+            MonthEndSources(read=sources.read, rebuilt=sources.rebuilt, given=tuple(given)))

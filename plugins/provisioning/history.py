@@ -1,4 +1,5 @@
-"""The book at earlier month ends, rebuilt from one extract, for migration and movement.
+"""The book at earlier month ends, for migration and movement: read from the month-end states stored then,
+rebuilt from one extract only for the month ends never materialized.
 
 `open_book` rewinds balances by adding back principal repaid since, but a loan
 written off since has outstanding principal 0 in the extract and would vanish
@@ -81,18 +82,25 @@ def book_at(extract: Mapping[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
     return open_book({**extract, "loans": loans}, as_of)
 
 
-def tier_snapshots(extract: Mapping[str, pd.DataFrame], month_ends: list[date],
-                   classify: Classifier) -> list[dict[str, int]]:
+def tier_snapshots(extract: Mapping[str, pd.DataFrame], month_ends: list[date], classify: Classifier,
+                   states: Mapping[date, pd.DataFrame] | None = None) -> list[dict[str, int]]:
     """contract_id → tier at each month end (oldest first); a loan written off by then is tier 5 once.
 
-    A loan written off between two snapshots appears in the later one as 损失 (it
-    migrated to loss), then drops out.
+    A month end in `states` (month end → that month's stored loan_classification: contract_id,
+    tier) takes the tiers reported then; the others (never materialized) are rebuilt: the book at
+    that month end from `extract`, classified by `classify` (performance.month_end_sources says
+    which). A loan written off between two snapshots (written_off_on of this month's extract,
+    which records every past write-off) appears in the later one as 损失 (it migrated to loss),
+    then drops out.
     """
     loans = extract["loans"]
     written = dict(zip(loans["contract_id"], _written_off_on(loans)))
+    states = states or {}
     snapshots, previous = [], None
     for when in month_ends:
-        tiers = dict(classify(book_at(extract, when), when))
+        state = states.get(when)
+        tiers = ({str(cid): int(tier) for cid, tier in zip(state["contract_id"], state["tier"])}
+                 if state is not None else dict(classify(book_at(extract, when), when)))
         if previous is not None:
             for cid in previous:
                 off = written.get(cid)

@@ -17,6 +17,17 @@ def previous_months(period: str, count: int) -> list[str]:
     return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count, index)]
 
 
+def trend_books(stored: dict[str, pd.DataFrame], period: str, count: int) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The provisioned books of `period` and of its `count` previous months found in `stored` ({month: book},
+    the loan_provisions materialized), and the previous months missing (never run: left out of the trend,
+    not rebuilt). `period` itself must be there."""
+    if period not in stored:
+        raise ValueError(f"loan_provisions has not been materialized for {period}: run that partition first")
+    months = previous_months(period, count)
+    books = {month: stored[month] for month in [*months, period] if month in stored}
+    return books, [month for month in months if month not in stored]
+
+
 def trend_point(period: str, book: pd.DataFrame, config: Provisioning) -> dict:
     """One month's figures from its provisioned book (booked provisions), ratios as Decimal fractions."""
     result = indicators(book, book["booked_provision_cents"], config)

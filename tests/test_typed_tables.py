@@ -1,0 +1,117 @@
+"""The core tables typed once by config/schema.yaml: exact cents, one rounding rule, errors that name the cell."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from plugins.config import DEFAULT_CONFIG_DIR, ConfigError, load_config, load_schema
+from plugins.money import to_cents
+from plugins.portfolio.typed import TypingError, type_tables
+
+SCHEMA = load_schema()
+
+
+def payments(*rows: tuple[str, str, str, str, str, str]) -> pd.DataFrame:
+    """A payments table as the CSV reads it: every cell text."""
+    columns = ["contract_id", "schedule_version", "instalment_no", "paid_date", "principal_paid", "interest_paid"]
+    return pd.DataFrame(list(rows), columns=columns, dtype="str")
+
+
+def paid_cents(amount: str) -> int:
+    typed = type_tables({"payments": payments(("HT1", "1", "1", "2026-09-30", amount, "0.00"))}, SCHEMA)
+    return int(typed["payments"]["principal_paid"].iat[0])
+
+
+@pytest.mark.parametrize("amount, cents", [
+    ("100.005", 10001),   # half a cent rounds up …
+    ("100.004", 10000),
+    ("-0.005", -1),       # … and away from zero when negative
+    ("12", 1200),         # whole yuan
+    ("1234.56", 123456),
+    (".5", 50),
+    ("0.0049999", 0),     # only the third decimal decides: less than half a cent is dropped
+])
+def test_cents_round_half_up_once_at_the_cent(amount, cents):
+    assert paid_cents(amount) == cents == to_cents(amount)
+
+
+def test_an_empty_amount_is_missing_not_zero():
+    typed = type_tables({"payments": payments(("HT1", "1", "1", "2026-09-30", "", "0.00"))}, SCHEMA)
+    assert pd.isna(typed["payments"]["principal_paid"].iat[0])
+
+
+def test_columns_get_their_declared_types():
+    typed = type_tables({"payments": payments(("HT1", "2", "7", "2026-09-30", "1.00", "0.50"))}, SCHEMA)["payments"]
+    assert typed["schedule_version"].dtype == "int64" and typed["instalment_no"].iat[0] == 7
+    assert typed["paid_date"].iat[0] == date(2026, 9, 30)
+    assert typed["contract_id"].iat[0] == "HT1"
+
+
+def test_a_bad_amount_names_the_file_column_row_and_value():
+    frame = payments(("HT1", "1", "1", "2026-08-31", "100.00", "0.00"), ("HT1", "1", "2", "2026-09-30", "1,000.00", "0"))
+    with pytest.raises(TypingError, match=r"payments\.csv: column 'principal_paid' .* row 2 \('1,000\.00'\)"):
+        type_tables({"payments": frame}, SCHEMA)
+
+
+def test_a_bad_date_names_the_file_column_row_and_value():
+    frame = payments(("HT1", "1", "1", "2026-02-30", "100.00", "0.00"))  # no 30 February
+    with pytest.raises(TypingError, match=r"payments\.csv: column 'paid_date' .* row 1 \('2026-02-30'\)"):
+        type_tables({"payments": frame}, SCHEMA)
+
+
+def test_an_empty_cell_where_the_schema_forbids_it_is_named():
+    frame = payments(("HT1", "1", "1", "2026-09-30", "1.00", "0.00"), ("HT1", "1", "2", "", "1.00", "0.00"))
+    with pytest.raises(TypingError, match=r"payments\.csv: column 'paid_date' may not be empty .* row 2"):
+        type_tables({"payments": frame}, SCHEMA)
+
+
+def test_many_bad_rows_name_the_first_ones_and_count_the_rest():
+    frame = payments(*[("HT1", "1", str(n), "2026-09-30", "x", "0") for n in range(1, 9)])
+    with pytest.raises(TypingError, match=r"rows 1 \('x'\), 2 .* 5 \('x'\) and 3 more"):
+        type_tables({"payments": frame}, SCHEMA)
+
+
+def test_typed_input_passes_through_unchanged():
+    once = type_tables({"payments": payments(("HT1", "1", "1", "2026-09-30", "100.005", ""))}, SCHEMA)
+    twice = type_tables(once, SCHEMA)
+    assert twice["payments"] is once["payments"]
+
+
+def test_tables_the_schema_does_not_declare_pass_through():
+    log = pd.DataFrame({"contract_id": ["HT1"], "done_date": ["not a date"]})
+    assert type_tables({"inspections": log}, SCHEMA)["inspections"] is log
+
+
+def test_the_bundled_schema_is_valid_and_part_of_the_configuration():
+    assert load_config().extract_schema == SCHEMA
+    assert SCHEMA.tables["loans"].columns["outstanding_principal"].type == "cents"
+    assert SCHEMA.tables["loans"].columns["restructured_on"].nullable
+
+
+@pytest.fixture()
+def config_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, target)
+    return target
+
+
+def test_a_broken_schema_names_the_file_and_the_key(config_copy: Path):
+    path = config_copy / "schema.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("principal: {type: cents}", "principal: {type: money}"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"schema\.yaml: key 'tables\.loans\.columns\.principal\.type'"):
+        load_schema(config_copy)
+    with pytest.raises(ConfigError, match=r"schema\.yaml"):
+        load_config(config_copy)
+
+
+def test_a_schema_without_an_extract_table_is_refused(config_copy: Path):
+    path = config_copy / "schema.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:text.index("  guarantors:")], encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"schema\.yaml: key 'tables': .*guarantors"):
+        load_schema(config_copy)
