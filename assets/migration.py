@@ -6,7 +6,7 @@ from assets.common import markdown_table
 from pipelines.partitions import THIS_AND_PREVIOUS_MONTH, monthly_partitions
 from pipelines.resources import PostloanConfigResource
 from plugins import registry
-from plugins.classification.migration import migrate
+from plugins.classification.migration import exit_reasons, migrate
 from plugins.classification.period import opening_tiers, previous_month_end
 from plugins.ingest import month_end
 
@@ -31,7 +31,8 @@ def tier_migration(context: AssetExecutionContext, core_tables: dict, loan_class
     # The opening is last month's book as reported, the same as loan_classification's previous_tier.
     reported = next((frame for key, frame in loan_classification.items() if key != month), None)
     opening, source = opening_tiers(reported, core_tables, as_of, cfg, registry.classification_rules())
-    result = migrate(opening, closing[["contract_id", "tier", "balance_cents"]])
+    exits = exit_reasons(core_tables["loans"], previous_month_end(as_of), as_of)
+    result = migrate(opening, closing[["contract_id", "tier", "balance_cents"]], exits)
     # Rates as floats (NaN when undefined) so the frame stores as Parquet; the exact Decimals are in the plugin.
     rates = result.rates.assign(rate=result.rates["rate"].map(lambda r: float("nan") if r is None else float(r)))
     return MaterializeResult(value={"transitions": result.transitions, "rates": rates}, metadata={

@@ -83,27 +83,96 @@ def floor_tier(dpd, days: dict[int, int]):
 
 # ---------------------------------------------------------------- project side (child)
 
-def typed_frame(table) -> "pd.DataFrame":
-    """A typed Parquet table as the project's typed frames (plugins/portfolio/typed.py, config/schema.yaml):
-    dates date32[pyarrow], money int64 cents, counts int64 (Int64 when a column has nulls), decimals float64."""
+# The instalment tables' lean form (accepted by plugins/portfolio/typed.py as already typed): the contract id,
+# repeated on every instalment, as a pandas categorical (int32 codes into one list of ids), and the small
+# counts in the narrowest of int8 / int16 / int32 that holds the column's values.
+LEAN_KEYS = {"schedules": ["contract_id"], "payments": ["contract_id"]}
+LEAN_INT32 = {"schedules": ["schedule_version", "instalment_no"], "payments": ["schedule_version", "instalment_no"]}
+
+
+# The columns the project's functions read (the loan book: plugins/portfolio/loanbook.py; the ECL terms:
+# plugins/provisioning/ecl.py inputs_from_extract); the project side reads only these from the typed Parquet.
+PROJECT_COLUMNS = {
+    "borrowers": ["borrower_id", "name", "kind", "industry_name"],
+    "loans": ["contract_id", "borrower_id", "product", "issuance_type", "annual_rate", "start_date", "maturity_date",
+              "industry_code", "region", "restructured_on", "extended_on", "outstanding_principal"],
+    "schedules": ["contract_id", "schedule_version", "instalment_no", "due_date", "principal_due", "interest_due"],
+    "payments": ["contract_id", "schedule_version", "instalment_no", "paid_date", "principal_paid", "interest_paid"],
+    "collateral": ["collateral_id", "contract_id", "collateral_type", "appraised_value", "valuation_date"],
+    "guarantors": ["contract_id", "guarantee_type", "guaranteed_amount"],
+}
+
+
+def categorical(column) -> "pd.Categorical":
+    """A dictionary-encoded Arrow column (a dictionary per row group) as one pandas categorical, without
+    turning each row into a Python string: the dictionaries unified, the indices concatenated, the categories
+    Arrow-backed strings."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
-    for i, field in enumerate(table.schema):
-        if pa.types.is_decimal(field.type):
-            table = table.set_column(i, field.name, table[field.name].cast(pa.float64()))
-    frame = table.to_pandas(types_mapper={pa.date32(): pd.ArrowDtype(pa.date32())}.get)
-    for field in table.schema:  # integers with empty cells: nullable Int64, never float
-        if pa.types.is_integer(field.type) and table[field.name].null_count:
-            frame[field.name] = table[field.name].to_pandas(types_mapper={field.type: pd.Int64Dtype()}.get).array
-    return frame
+    column = column.unify_dictionaries()
+    dictionary = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
+    codes = np.concatenate([c.indices.fill_null(-1).to_numpy().astype(np.int32) for c in column.chunks]
+                           ) if column.num_chunks else np.empty(0, np.int32)
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(dictionary.to_pandas())))
+
+
+def typed_column(name: str, field, column):
+    """One column of a typed Parquet table as the project's typed frames hold it (see typed_frame)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if name in LEAN_KEYS and field.name in LEAN_KEYS[name]:
+        return categorical(column)
+    if pa.types.is_decimal(field.type):
+        return column.cast(pa.float64()).to_numpy()
+    if pa.types.is_integer(field.type):
+        if column.null_count:  # integers with empty cells: nullable Int64, never float
+            return column.to_pandas(types_mapper={field.type: pd.Int64Dtype()}.get).array
+        if field.name in LEAN_INT32.get(name, ()):
+            low, high = (pc.min_max(column)[k].as_py() for k in ("min", "max")) if len(column) else (0, 0)
+            narrow = next(t for t in (pa.int8(), pa.int16(), pa.int32(), field.type)
+                          if t == field.type or (np.iinfo(t.to_pandas_dtype()).min <= low
+                                                 and high <= np.iinfo(t.to_pandas_dtype()).max))
+            return column.cast(narrow).to_numpy()
+        return column.to_numpy()
+    if pa.types.is_date32(field.type):
+        return pd.arrays.ArrowExtensionArray(column)
+    return column.to_pandas().array
+
+
+def typed_frame(table, name: str = "") -> "pd.DataFrame":
+    """A typed Parquet table as the project's typed frames (plugins/portfolio/typed.py, config/schema.yaml):
+    dates date32[pyarrow], money int64 cents, counts int64 (Int64 when a column has nulls), decimals float64,
+    text Arrow-backed strings; the instalment tables in their lean form (LEAN_KEYS, LEAN_INT32)."""
+    import pandas as pd
+
+    return pd.DataFrame({f.name: typed_column(name, f, table[f.name]) for f in table.schema}, copy=False)
+
+
+def read_typed(path: Path, name: str) -> "pd.DataFrame":
+    """The PROJECT_COLUMNS of one typed Parquet file as a typed frame, read and converted a column at a time
+    (the Arrow buffers of a column freed before the next is read: the peak is the frame, not frame + table)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path, read_dictionary=LEAN_KEYS.get(name))
+    wanted = PROJECT_COLUMNS.get(name)
+    columns = {}
+    for field in file.schema_arrow:
+        if wanted is None or field.name in wanted:
+            columns[field.name] = typed_column(name, field, file.read(columns=[field.name])[field.name])
+    return pd.DataFrame(columns, copy=False)
 
 
 def read_frames(folder: Path, form: str) -> dict:
     import pyarrow.parquet as pq
 
     if form == "typed":
-        return {t: typed_frame(pq.read_table(p)) for t, p in paths(folder, form).items()}
+        return {t: read_typed(p, t) for t, p in paths(folder, form).items()}
     return {t: pq.read_table(p).to_pandas() for t, p in paths(folder, form).items()}
 
 

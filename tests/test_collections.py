@@ -85,3 +85,16 @@ def test_the_sample_collects_only_on_overdue_contracts_and_logs_payments_on_thei
     days = set(zip(paid["contract_id"], paid["paid_date"]))
     assert all((c, d) in days for c, d in zip(money["contract_id"], money["action_date"]))
     assert (log["action_date"] <= AS_OF).all()
+
+
+def test_a_month_without_collection_actions_reports_empty_sections():
+    # The sample's first month has no collection log yet: every section is empty, nothing fails.
+    from datetime import date
+
+    import pandas as pd
+
+    from plugins.monitoring.collections import actions_by_type
+
+    empty = pd.DataFrame(columns=["contract_id", "action_date", "action", "amount_recovered", "outcome"])
+    table = actions_by_type(empty, date(2023, 10, 31))
+    assert table.to_dict("records") == [{"催收方式": "合计", "次数": 0, "loans": 0, "recovered_cents": 0}]

@@ -67,3 +67,22 @@ def test_transition_matrix_by_balance_keeps_each_rows_opening_total():
     assert opening.loc["正常"].sum() == 400 * WAN and opening.loc["正常", "exited"] == 100 * WAN
     closing = result.matrix("closing_balance_cents")
     assert closing.loc["正常", "次级"] == 95 * WAN and closing.loc["new", "正常"] == 30 * WAN
+
+
+def test_a_loan_that_left_the_book_appears_under_why_it_left():
+    # C repaid in full (结清), G written off in the month (核销); a transferred loan would show under 转让.
+    exits = {"C": "结清", "G": "核销"}
+    matrix = migrate(OPENING, CLOSING, exits).matrix("opening_balance_cents")
+    assert list(matrix.columns[-3:]) == ["结清", "核销", "转让"]
+    assert matrix.loc["正常", "结清"] == 100 * WAN and matrix.loc["可疑", "核销"] == 20 * WAN
+    assert matrix["转让"].sum() == 0
+
+
+def test_exit_reasons_come_from_the_write_off_date_and_the_status():
+    from datetime import date
+
+    from plugins.classification.migration import exit_reasons
+
+    loans = pd.DataFrame({"contract_id": ["C", "G", "T"], "status": ["结清", "核销", "转让"],
+                          "written_off_on": ["", "2026-09-12", ""]})
+    assert exit_reasons(loans, date(2026, 8, 31), date(2026, 9, 30)) == {"C": "结清", "G": "核销", "T": "转让"}

@@ -127,3 +127,32 @@ def test_2012_general_reserve_never_falls_below_one_and_a_half_percent_of_risk_a
 
     reserve = general_reserve_2012(book((1, 10_000_000_00), (3, 1_000_000_00)), 400_000_00, CFG)
     assert reserve.required_cents == 165_000_00 and reserve.binding == "floor"
+
+
+def test_vectorised_rate_equals_cents_times_rate_on_half_cents_and_signs():
+    # The per-tier provisions use money.cents_times_rate_array: integers, half up (away from zero) at the cent.
+    import numpy as np
+
+    from plugins.money import cents_times_rate, cents_times_rate_array
+
+    cents = np.array([0, 1, 2, 3, 25, 49, 50, 51, 75, 125, 12345, -25, -75, -1, 10**12 + 5, 999_999_999_999], np.int64)
+    rates = [Decimal("0.02"), Decimal("0.25") * Decimal("1.2"), Decimal("0.5") * Decimal("0.8"), Decimal("0.015"),
+             Decimal("0.03"), Decimal("1"), Decimal("0"), Decimal("-0.02"), Decimal("0.0123456789"),
+             Decimal("0.3333333333333333333333333333")]  # the last: num · 2 · cents overflows int64, exact fallback
+    for rate in rates:
+        assert list(cents_times_rate_array(cents, rate)) == [cents_times_rate(int(c), rate) for c in cents], rate
+
+
+def test_by_tier_provisions_equal_the_per_loan_decimal_rounding():
+    import numpy as np
+
+    from plugins.money import cents_times_rate
+
+    rng = np.random.default_rng(7)
+    b = pd.DataFrame({"tier": rng.integers(1, 6, 2000), "balance_cents": rng.integers(0, 10**11, 2000)})
+    b.loc[:9, "balance_cents"] = [25, 75, 125, 50, 150, 250, 1, 2, 3, 5]  # x.5-cent products at 2%, 25%, …
+    rates = {t: r * (1 + CFG.regulatory_2002.float.get(t, Decimal(0))) for t, r in CFG.regulatory_2002.rates.items()}
+    expected = [cents_times_rate(int(c), rates[int(t)]) for c, t in zip(b["balance_cents"], b["tier"])]
+    assert list(Regulatory2002().provisions(b, CFG)) == expected
+    expected_2012 = [cents_times_rate(int(c), CFG.standard_2012.rates[int(t)]) for c, t in zip(b["balance_cents"], b["tier"])]
+    assert list(Standard2012().provisions(b, CFG)) == expected_2012

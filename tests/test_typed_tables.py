@@ -115,3 +115,27 @@ def test_a_schema_without_an_extract_table_is_refused(config_copy: Path):
     path.write_text(text[:text.index("  guarantors:")], encoding="utf-8")
     with pytest.raises(ConfigError, match=r"schema\.yaml: key 'tables': .*guarantors"):
         load_schema(config_copy)
+
+
+def test_lean_instalment_tables_pass_as_typed_and_give_the_same_book_and_terms():
+    # The big tables' lean form: contract_id a categorical of strings, version and instalment numbers int32.
+    from plugins.portfolio.loanbook import open_book, read_csv_bytes
+    from plugins.provisioning.ecl import inputs_from_extract
+    from plugins.sample import core_extract, csv_bytes
+    from plugins.sample.portfolio import generate_portfolio
+
+    portfolio = generate_portfolio()
+    as_of = date(2026, 9, 30)
+    typed = type_tables({name: read_csv_bytes(csv_bytes(frame)) for name, frame in core_extract(portfolio, as_of).items()},
+                        SCHEMA)
+    lean = dict(typed)
+    for name in ("schedules", "payments"):
+        frame = typed[name]
+        lean[name] = frame.assign(contract_id=frame["contract_id"].astype("category"),
+                                  schedule_version=frame["schedule_version"].astype("int32"),
+                                  instalment_no=frame["instalment_no"].astype("int32"))
+        assert type_tables({name: lean[name]}, SCHEMA)[name] is lean[name]
+    pd.testing.assert_frame_equal(open_book(lean, as_of, (6, 6)), open_book(typed, as_of, (6, 6)))
+    schedule = lambda extract: inputs_from_extract(extract, as_of).frames.schedule.sort_values(  # noqa: E731
+        ["code", "month", "principal_cents"], ignore_index=True)
+    pd.testing.assert_frame_equal(schedule(lean), schedule(typed))

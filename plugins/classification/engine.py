@@ -17,6 +17,8 @@ from decimal import Decimal
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from plugins.classification.facts import facts_from_loans
 from plugins.classification.rules import (
@@ -144,24 +146,45 @@ def _verdicts(facts: pd.DataFrame, config: Classification, rules: Sequence[Class
         queries = _rule_queries(con, facts, config, rules)
         if cross_institution and overdue_share is not None:
             queries.append(_cross_institution_query(con, config, len(rules), overdue_share))
-        absent = _sql_text(CROSS_INSTITUTION_ABSENT) if cross_institution and overdue_share is None else "''"
         findings = " UNION ALL ".join(queries) if queries else \
             "SELECT NULL::VARCHAR contract_id, NULL::INTEGER floor, NULL::VARCHAR facts, 0 ord, '' rule, '' article WHERE FALSE"
-        return con.sql(f"""
+        # The reasons are aggregated for the loans with findings only, then joined back to the book by
+        # position (Arrow, no row-wise Python); a loan without findings keeps the base verdict.
+        found = con.sql(f"""
             WITH findings AS ({findings}),
             explained AS (SELECT contract_id, floor, ord, rule, {_DESCRIBE} AS describe, {_AS_JSON} AS as_json
                           FROM findings)
-            SELECT b.contract_id,
+            SELECT e.contract_id,
                    CAST(greatest(1, coalesce(max(e.floor), 1)) AS BIGINT) AS tier,
-                   CAST(1 AS BIGINT) AS tier_before_floors,
                    coalesce(string_agg(e.rule, ',' ORDER BY e.ord), '') AS rules_fired,
                    coalesce(string_agg(e.describe, '; ' ORDER BY e.ord), '') AS reasons,
-                   '[' || coalesce(string_agg(e.as_json, ',' ORDER BY e.ord), '') || ']' AS reasons_json,
-                   CASE WHEN b.borrower_kind = 'corporate' THEN {absent} ELSE '' END AS notes
-            FROM book b LEFT JOIN explained e USING (contract_id)
-            GROUP BY b._row, b.contract_id, b.borrower_kind ORDER BY b._row""").df()
+                   '[' || coalesce(string_agg(e.as_json, ',' ORDER BY e.ord), '') || ']' AS reasons_json
+            FROM explained e WHERE e.contract_id IS NOT NULL GROUP BY e.contract_id""").to_arrow_table()
+        absent_note = CROSS_INSTITUTION_ABSENT if cross_institution and overdue_share is None else ""
     finally:
         con.close()
+    return _verdict_frame(facts, found, absent_note)
+
+
+def _verdict_frame(facts: pd.DataFrame, found: pa.Table, absent_note: str) -> pd.DataFrame:
+    """The verdict frame (VERDICT_COLUMNS) of `facts`, in its order, from the aggregated findings per contract."""
+    ids = pa.array(facts["contract_id"], type=pa.string(), from_pandas=True)
+    at = pc.index_in(ids, value_set=found["contract_id"].combine_chunks().cast(pa.string()))
+    has = at.is_valid().to_numpy(zero_copy_only=False)
+    rows = at.to_numpy(zero_copy_only=False)
+    tier = np.ones(len(facts), dtype=np.int64)
+    tier[has] = found["tier"].to_numpy()[rows[has].astype(np.int64)]
+
+    def text(column: str, none: str) -> pd.Series:
+        return pc.fill_null(pc.take(found[column].cast(pa.string()), at), none).to_pandas()
+
+    corporate = pc.fill_null(pc.equal(pa.array(facts["borrower_kind"], type=pa.string(), from_pandas=True),
+                                      "corporate"), False)
+    notes = pc.if_else(corporate, absent_note, "")
+    return pd.DataFrame({
+        "contract_id": ids.to_pandas(), "tier": tier, "tier_before_floors": np.ones(len(facts), dtype=np.int64),
+        "rules_fired": text("rules_fired", ""), "reasons": text("reasons", ""),
+        "reasons_json": text("reasons_json", "[]"), "notes": notes.to_pandas()})
 
 
 # ------------------------------------------------------------------ debtor-level rules
@@ -173,10 +196,10 @@ def _append_finding(verdicts: pd.DataFrame, index: pd.Index, findings: Sequence[
     verdicts = verdicts.copy()
     rows = verdicts.loc[index]
     verdicts.loc[index, "tier"] = tier
-    verdicts.loc[index, "rules_fired"] = [f"{r},{f.rule}" if r else f.rule for r, f in zip(rows["rules_fired"], findings)]
-    verdicts.loc[index, "reasons"] = [f"{r}; {f.describe()}" if r else f.describe() for r, f in zip(rows["reasons"], findings)]
+    verdicts.loc[index, "rules_fired"] = [f"{r},{f.rule}" if r else f.rule for r, f in zip(rows["rules_fired"].tolist(), findings)]
+    verdicts.loc[index, "reasons"] = [f"{r}; {f.describe()}" if r else f.describe() for r, f in zip(rows["reasons"].tolist(), findings)]
     verdicts.loc[index, "reasons_json"] = [j[:-1] + ("," if j != "[]" else "") + f.as_json() + "]"
-                                           for j, f in zip(rows["reasons_json"], findings)]
+                                           for j, f in zip(rows["reasons_json"].tolist(), findings)]
     return verdicts
 
 
@@ -196,13 +219,14 @@ def apply_debtor_rule(verdicts: pd.DataFrame, facts: pd.DataFrame, config: Class
                       & (debtors["npl"] * denominator > debtors["total"] * numerator)]
     if debtors.empty:
         return verdicts
-    share = {b: f"{Decimal(int(r.npl)) / Decimal(int(r.total)):.4f}" for b, r in debtors.iterrows()}
+    share = {b: f"{Decimal(int(n)) / Decimal(int(t)):.4f}"
+             for b, n, t in zip(debtors.index.tolist(), debtors["npl"].tolist(), debtors["total"].tolist())}
     raised = verdicts.index[corporate & facts["borrower_id"].isin(share.keys()).to_numpy()
                             & ~verdicts["tier"].isin(NON_PERFORMING).to_numpy()]
     name, article = DEBTOR_NPL_SHARE
     findings = [Finding(name, article, 3, {"borrower_id": b, "npl_share": share[b],
                                             "threshold": str(config.debtor_npl_share)})
-                for b in facts.loc[raised, "borrower_id"]]
+                for b in facts.loc[raised, "borrower_id"].tolist()]
     return _append_finding(verdicts, raised, findings, 3)
 
 

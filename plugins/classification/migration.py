@@ -1,7 +1,8 @@
 """Tier migration between two period ends: the transition matrix and the regulatory migration rates.
 
 Transitions: every loan outstanding at the opening period end, by its opening tier, to its closing tier,
-or to "exited" (settled, written off or transferred by the closing period end). Loans new in the period
+or, when it left the book, to why it left: 结清 (settled), 核销 (written off in the period) or 转让
+(transferred), from the core system's loans table (`exit_reasons`); "exited" when no reason was given. Loans new in the period
 have no opening tier and are shown in a "new" row; they take no part in the rates.
 
 Migration rates (迁徙率), CBIRC off-site definitions (非现场监管指标):
@@ -20,13 +21,18 @@ implemented per loan of the opening tier as:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
+
 import pandas as pd
 
 from plugins.classification.rules import TIER_NAMES
 from plugins.money import ratio
 
 EXITED = "exited"
+SETTLED, WRITTEN_OFF, TRANSFERRED = "结清", "核销", "转让"
+EXIT_ORDER = {SETTLED: 6, WRITTEN_OFF: 7, TRANSFERRED: 8, EXITED: 9}  # after 损失, in this order
 NEW = "new"
 NON_PERFORMING = (3, 4, 5)
 
@@ -71,28 +77,44 @@ def _joined(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
     return both
 
 
-def transitions(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
-    """Long-form transitions by count and balance; `opening`/`closing` have contract_id, tier, balance_cents."""
+def exit_reasons(loans: pd.DataFrame, opening_end: date, closing_end: date) -> dict[str, str]:
+    """contract_id → why a loan would leave the book between two month ends: 核销 when written off in
+    between, 转让 when its status is 转让, otherwise 结清 (loans: the core system's loans table)."""
+    written_off = pd.to_datetime(loans["written_off_on"].replace("", None))
+    in_period = ((written_off > pd.Timestamp(opening_end)) & (written_off <= pd.Timestamp(closing_end))).to_numpy()
+    transferred = (loans["status"] == TRANSFERRED).to_numpy() if "status" in loans else False
+    reasons = pd.Series(SETTLED, index=loans.index).mask(transferred, TRANSFERRED).mask(in_period, WRITTEN_OFF)
+    return dict(zip(loans["contract_id"], reasons))
+
+
+def transitions(opening: pd.DataFrame, closing: pd.DataFrame, exits: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Long-form transitions by count and balance; `opening`/`closing` have contract_id, tier, balance_cents;
+    `exits` (exit_reasons) names why each loan that left the book left."""
     both = _joined(opening, closing)
+    left = both["to_tier"].isna()
+    both["to_state"] = both["to_tier"].map(lambda t: _label(t, EXITED))
+    if exits is not None:
+        both.loc[left, "to_state"] = both.loc[left, "contract_id"].map(exits).fillna(EXITED)
     # Sort keys: new loans after 损失 on the opening side, exits after 损失 on the closing side.
     both["_from"] = both["from_tier"].fillna(6)
-    both["_to"] = both["to_tier"].fillna(6)
-    grouped = (both.groupby(["_from", "_to"])
+    both["_to"] = both["to_tier"].fillna(both["to_state"].map(EXIT_ORDER))
+    grouped = (both.groupby(["_from", "_to", "to_state"])
                .agg(loans=("contract_id", "size"), opening_balance_cents=("opening_balance_cents", "sum"),
                     closing_balance_cents=("closing_balance_cents", "sum")).reset_index())
     grouped["from_tier"] = grouped["_from"].where(grouped["_from"] <= 5).astype("Int64")
     grouped["to_tier"] = grouped["_to"].where(grouped["_to"] <= 5).astype("Int64")
     grouped["from_state"] = grouped["from_tier"].map(lambda t: _label(t, NEW))
-    grouped["to_state"] = grouped["to_tier"].map(lambda t: _label(t, EXITED))
     return grouped[TRANSITION_COLUMNS].astype({"loans": "int64", "opening_balance_cents": "int64",
                                                "closing_balance_cents": "int64", "from_state": object,
                                                "to_state": object})
 
 
 def transition_matrix(long: pd.DataFrame, value: str = "loans") -> pd.DataFrame:
-    """Pivot of the long transitions: rows 正常…损失 + new, columns 正常…损失 + exited, zeros where empty."""
+    """Pivot of the long transitions: rows 正常…损失 + new, columns 正常…损失 + the exits (结清, 核销, 转让 when
+    reasons were given, else exited), zeros where empty."""
     rows = [*TIER_NAMES.values(), NEW]
-    columns = [*TIER_NAMES.values(), EXITED]
+    given = set(long["to_state"]) - {EXITED} - set(TIER_NAMES.values())
+    columns = [*TIER_NAMES.values(), *((SETTLED, WRITTEN_OFF, TRANSFERRED) if given else (EXITED,))]
     table = long.pivot_table(index="from_state", columns="to_state", values=value, aggfunc="sum", fill_value=0)
     return table.reindex(index=rows, columns=columns, fill_value=0).astype("int64").rename_axis(
         index="期初", columns="期末")
@@ -115,5 +137,5 @@ def migration_rates(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows, columns=RATE_COLUMNS)
 
 
-def migrate(opening: pd.DataFrame, closing: pd.DataFrame) -> Migration:
-    return Migration(transitions(opening, closing), migration_rates(opening, closing))
+def migrate(opening: pd.DataFrame, closing: pd.DataFrame, exits: Mapping[str, str] | None = None) -> Migration:
+    return Migration(transitions(opening, closing, exits), migration_rates(opening, closing))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from plugins.config import Collections, DelinquencyBucket
@@ -41,7 +42,7 @@ def _typed(log: pd.DataFrame) -> pd.DataFrame:
 
 def _in_month(log: pd.DataFrame, as_of: date) -> pd.DataFrame:
     first = as_of.replace(day=1)
-    return log[[d is not None and first <= d <= as_of for d in log["action_date"]]]
+    return log[np.array([d is not None and first <= d <= as_of for d in log["action_date"]], dtype=bool)]
 
 
 def actions_by_type(log: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -100,7 +101,7 @@ def cure_rates(previous: pd.DataFrame, current: pd.DataFrame, written_off: Mappi
     overdue = previous[previous["dpd"].astype(int) > 0]
     labels = [_bucket(int(d), buckets) for d in overdue["dpd"]]
     for b in buckets[1:]:
-        mine = overdue[[label == b.label for label in labels]]
+        mine = overdue[np.array([label == b.label for label in labels], dtype=bool)]
         cured = cured_cents = 0
         for cid, cents in zip(mine["contract_id"].astype(str), mine["balance_cents"]):
             off = written_off.get(cid)

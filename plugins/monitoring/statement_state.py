@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from plugins.documents.ratios import RATIO_COLUMNS, financial_ratios
@@ -107,7 +108,8 @@ def apply_deliveries(state: pd.DataFrame, delivered: pd.DataFrame | None,
                 group = group.assign(replaces_sha256=before_sha)
         log.append({**entry, "action": action})
         keep_new.append(group)
-    kept = state[[k not in drop_old for k in zip(state["borrower_id"], state["statement"])]] if drop_old else state
+    keep = np.array([k not in drop_old for k in zip(state["borrower_id"], state["statement"])], dtype=bool)
+    kept = state[keep] if drop_old else state
     frames = [f for f in (kept, *keep_new) if not f.empty]
     result = pd.concat(frames, ignore_index=True) if frames else empty_state()
     result = result.reindex(columns=STATE_COLUMNS).sort_values(

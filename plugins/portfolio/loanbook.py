@@ -21,12 +21,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from plugins.config import EXTRACT_TABLES, ExtractSchema, load_schema
 from plugins.money import to_cents
 from plugins.portfolio.typed import type_tables
 
-__all__ = ["EXTRACT_TABLES", "days_past_due", "instalment_status", "open_book", "read_csv_bytes"]
+__all__ = ["EXTRACT_TABLES", "contract_codes", "days_past_due", "instalment_status", "open_book", "read_csv_bytes"]
 
 # DuckDB's own memory (hash tables, sorts) before it spills to disk; the typed frames are pandas' and
 # count on top of it. The whole 1M-loan month must stay within 4 GiB.
@@ -40,13 +41,14 @@ _LOAN_COLUMNS = ["contract_id", "borrower_id", "product", "issuance_type", "indu
 _BORROWER_COLUMNS = ["borrower_id", "name", "kind", "industry_name"]
 
 # Views over the registered frames. CAST(… AS DATE) accepts a date32 or a datetime64 column alike (a typed
-# frame from elsewhere); an empty amount counts as zero, as it always has.
+# frame from elsewhere); an empty amount counts as zero, as it always has. {key} is the contract's key:
+# contract_id, or in open_book `code`, the contract's integer code (see contract_codes).
 _VIEWS = {
-    "schedules": "SELECT contract_id, schedule_version, instalment_no, CAST(due_date AS DATE) AS due_date, "
+    "schedules": "SELECT {key}, schedule_version, instalment_no, CAST(due_date AS DATE) AS due_date, "
                  "coalesce(principal_due, 0) AS principal_due, coalesce(interest_due, 0) AS interest_due",
-    "payments": "SELECT contract_id, schedule_version, instalment_no, CAST(paid_date AS DATE) AS paid_date, "
+    "payments": "SELECT {key}, schedule_version, instalment_no, CAST(paid_date AS DATE) AS paid_date, "
                 "coalesce(principal_paid, 0) AS principal_paid, coalesce(interest_paid, 0) AS interest_paid",
-    "loans": "SELECT contract_id, borrower_id, product, issuance_type, industry_code, region, "
+    "loans": "SELECT {key}, contract_id, borrower_id, product, issuance_type, industry_code, region, "
              "CAST(start_date AS DATE) AS start_date, CAST(maturity_date AS DATE) AS maturity_date, "
              "CAST(restructured_on AS DATE) AS restructured_on, CAST(extended_on AS DATE) AS extended_on, "
              "coalesce(outstanding_principal, 0) AS outstanding_principal",
@@ -102,44 +104,266 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    """`frame`'s `columns` as the view `name` (see _VIEWS), scanned as Arrow without copying the data."""
+def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, columns: list[str],
+              codes: np.ndarray | None = None) -> pa.Table:
+    """`frame`'s `columns` as the view `name` (see _VIEWS), scanned as Arrow without copying the data.
+
+    With `codes` (one integer per row, see contract_codes) the view's key is the column `code`: the
+    contract_id of schedules and payments is then left out (their joins and groups run on integers), rows
+    of contracts not in the loans table dropped (they belong to no loan of the book).
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise KeyError(f"{name}.csv lacks the columns {missing}")
-    con.register(f"{name}_frame", pa.Table.from_pandas(frame[columns], preserve_index=False))
-    con.execute(f"CREATE TEMP VIEW {name} AS {_VIEWS[name]} FROM {name}_frame")
+    key = "contract_id" if codes is None else "code"
+    if codes is not None and name != "loans":
+        columns = [c for c in columns if c != "contract_id"]
+    table = pa.Table.from_pandas(frame[columns], preserve_index=False)
+    if codes is not None:
+        table = table.append_column("code", pa.array(codes))
+        if name != "loans" and (codes < 0).any():
+            table = table.filter(pa.array(codes >= 0))
+    con.register(f"{name}_frame", table)
+    con.execute(f"CREATE TEMP VIEW {name} AS {_VIEWS[name].format(key=key)} FROM {name}_frame")
+    return table
 
 
-def _status_sql(prefix: str, schedules: str, payments: str, cutoffs: str | None) -> str:
+def contract_codes(ids: pd.Series, known: pd.Index | pa.Array) -> np.ndarray:
+    """Each id's position in `known` (int32; −1 when not there). A categorical column (the lean form of the
+    schedules' and payments' contract_id) is looked up once per category, not once per row. `known` may be
+    an Arrow string array of distinct ids (looked up in Arrow, without Python strings)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        if isinstance(known, pa.Array):
+            found = pc.index_in(pa.array(ids.cat.categories, type=pa.string(), from_pandas=True), value_set=known)
+            per_category = np.append(pc.fill_null(found, -1).to_numpy(), -1).astype(np.int32)
+        else:
+            per_category = np.append(known.get_indexer(ids.cat.categories), -1).astype(np.int32)
+        return per_category[ids.array.codes]  # code −1 (missing) takes the appended −1
+    value_set = known if isinstance(known, pa.Array) else pa.array(known, type=pa.string())
+    return pc.fill_null(pc.index_in(pa.array(ids, type=pa.string(), from_pandas=True),
+                                    value_set=value_set), -1).to_numpy().astype(np.int32)
+
+
+def _ints(column: pa.ChunkedArray, nulls_as_zero: bool) -> np.ndarray | None:
+    """An integer column as numpy (nulls as 0 when allowed); None when not an integer column (or nulls)."""
+    if not pa.types.is_integer(column.type) or (column.null_count and not nulls_as_zero):
+        return None
+    return (pc.fill_null(column, 0) if column.null_count else column).to_numpy()
+
+
+def _days(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A date32 column as (days since 1970 as int32, valid); None for other types (left to SQL's CAST)."""
+    if not pa.types.is_date32(column.type):
+        return None
+    days = column.cast(pa.int32())
+    valid = np.ones(len(column), dtype=bool) if not column.null_count else \
+        column.is_valid().to_numpy(zero_copy_only=False)
+    return (pc.fill_null(days, 0) if column.null_count else days).to_numpy(), valid
+
+
+def _now_status(schedules: pa.Table, payments: pa.Table, contracts: int,
+                as_of: date) -> tuple[pa.Table, pa.Table] | None:
+    """The relations `now_by_contract` and `now_with_late` of _status_sql (cutoff left out), in numpy.
+
+    `schedules` and `payments` are the registered tables keyed by `code` (0 … contracts − 1). Exactly the
+    SQL's instalment CTEs: the schedule in force is each code's highest schedule_version; payments by
+    `as_of` are summed per (code, schedule_version, instalment_no), by sorting one integer key instead of
+    hashing three columns, and looked up for each instalment due; the instalments' status then summed per
+    code (segments of the instalments ordered by code), and those of contracts with a late instalment kept
+    with the columns the observation CTEs read, with now_ordered's running count of late instalments
+    (late_so_far) already computed. None (the SQL computes it all) when a column is not of the
+    plain form (integers, date32), the key does not fit, or no instalment is due.
+    """
+    s_code, s_ver = _ints(schedules["code"], False), _ints(schedules["schedule_version"], False)
+    s_inst = _ints(schedules["instalment_no"], False)
+    s_due = _days(schedules["due_date"])
+    s_pd, s_id = _ints(schedules["principal_due"], True), _ints(schedules["interest_due"], True)
+    p_code, p_ver = _ints(payments["code"], False), _ints(payments["schedule_version"], False)
+    p_inst = _ints(payments["instalment_no"], False)
+    p_day = _days(payments["paid_date"])
+    p_pp, p_ip = _ints(payments["principal_paid"], True), _ints(payments["interest_paid"], True)
+    if any(a is None for a in (s_code, s_ver, s_inst, s_due, s_pd, s_id, p_code, p_ver, p_inst, p_day, p_pp, p_ip)):
+        return None
+    cutoff = (as_of - date(1970, 1, 1)).days
+    # int32 when the versions fit (half the memory of the per-row lookup below)
+    small = len(s_ver) == 0 or (int(s_ver.min()) > np.iinfo(np.int32).min
+                                and int(s_ver.max()) <= np.iinfo(np.int32).max)
+    kind = np.int32 if small else np.int64
+    latest = np.full(max(contracts, 1), np.iinfo(kind).min, dtype=kind)
+    if len(s_ver):
+        low_version, high_version = int(s_ver.min()), int(s_ver.max())
+        if high_version - low_version < 16:  # a few versions: each assigned in turn, the highest last
+            for version in range(low_version, high_version + 1):
+                latest[s_code[s_ver == version]] = version
+        else:
+            np.maximum.at(latest, s_code, s_ver)
+    due_day, due_valid = s_due
+    due = np.flatnonzero((s_ver == latest[s_code]) & due_valid & (due_day <= cutoff))
+    if len(due) == 0:
+        return None
+    inst = s_inst[due].astype(np.int64)
+    low, high = int(inst.min()), int(inst.max())
+    span = high - low + 1
+    if contracts * span >= 2**62:
+        return None
+    # one version in force per code: (code, instalment_no) names an instalment of it
+    key = s_code[due].astype(np.int64) * span + (inst - low)
+    paid_day, paid_valid = p_day
+    mine = np.flatnonzero(paid_valid & (paid_day <= cutoff) & (p_ver == latest[p_code])
+                          & (p_inst >= low) & (p_inst <= high))
+    pay_key = p_code[mine].astype(np.int64) * span + (p_inst[mine].astype(np.int64) - low)
+    if len(pay_key) > 1 and (pay_key[1:] < pay_key[:-1]).any():  # payments not in instalment order
+        order = np.argsort(pay_key, kind="stable")
+        mine, pay_key = mine[order], pay_key[order]
+        del order
+    principal_paid = np.zeros(len(due), dtype=np.int64)
+    interest_paid = np.zeros(len(due), dtype=np.int64)
+    matched = np.zeros(len(due), dtype=bool)
+    last_paid = np.zeros(len(due), dtype=np.int64)
+    if len(pay_key):
+        starts = np.flatnonzero(np.concatenate(([True], pay_key[1:] != pay_key[:-1])))
+        keys = pay_key[starts]
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        matched = keys[at] == key
+        hit = at[matched]
+        del keys, at, pay_key
+        if len(starts) == len(mine):  # one payment per instalment: nothing to sum
+            principal_paid[matched] = p_pp[mine[hit]]
+            interest_paid[matched] = p_ip[mine[hit]]
+            last_paid[matched] = paid_day[mine[hit]]
+        else:
+            principal_paid[matched] = np.add.reduceat(p_pp[mine].astype(np.int64, copy=False), starts)[hit]
+            interest_paid[matched] = np.add.reduceat(p_ip[mine].astype(np.int64, copy=False), starts)[hit]
+            last_paid[matched] = np.maximum.reduceat(paid_day[mine], starts)[hit]
+        del hit, starts, mine
+    overdue_principal = np.maximum(s_pd[due].astype(np.int64, copy=False) - principal_paid, 0)
+    overdue_interest = np.maximum(s_id[due].astype(np.int64, copy=False) - interest_paid, 0)
+    settled = overdue_principal + overdue_interest == 0
+    due_day = due_day[due]
+    on_time = settled & (~matched | (last_paid <= due_day))
+    code = s_code[due]
+    del key, principal_paid, interest_paid, matched, last_paid
+    # per contract (now_by_contract): the instalments grouped by code, in instalment order within a code
+    if len(code) > 1 and not (code[1:] >= code[:-1]).all():
+        order = np.argsort(code, kind="stable")
+        code, due, due_day = code[order], due[order], due_day[order]
+        overdue_principal, overdue_interest = overdue_principal[order], overdue_interest[order]
+        settled, on_time = settled[order], on_time[order]
+    starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+    day = due_day.astype(np.int64)
+    never = np.int64(2**40)  # after every date: a filtered min/max over no instalment
+    oldest_unpaid = np.minimum.reduceat(np.where(settled, never, day), starts)
+    last_late = np.maximum.reduceat(np.where(on_time, -never, day), starts)
+    has_unpaid, has_late = oldest_unpaid != never, last_late != -never
+
+    def dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+        return pa.array(days.astype(np.int32), mask=None if valid is None else ~valid).cast(pa.date32())
+
+    by_contract = pa.table({
+        "code": pa.array(code[starts]),
+        "oldest_unpaid_due": dates(np.where(has_unpaid, oldest_unpaid, 0), has_unpaid),
+        # settled instalments owe nothing: the sums over all instalments are the sums over the unsettled
+        "overdue_principal_cents": pa.array(np.add.reduceat(overdue_principal, starts)),
+        "overdue_interest_cents": pa.array(np.add.reduceat(overdue_interest, starts)),
+        "settled_periods": pa.array(np.add.reduceat(settled.astype(np.int64), starts)),
+        "on_time_count": pa.array(np.add.reduceat(on_time.astype(np.int64), starts)),
+        "last_late_due": dates(np.where(has_late, last_late, 0), has_late),
+        "first_due_in_force": dates(np.minimum.reduceat(day, starts)),
+        "dpd": pa.array(np.where(has_unpaid, cutoff - oldest_unpaid, 0)),
+    })
+    # the instalments of the contracts with a late one (now_with_late)
+    counts = np.diff(np.append(starts, len(code)))
+    late_rows = np.flatnonzero(np.repeat(has_late, counts))
+    late_code, late_day, late_inst = code[late_rows], day[late_rows], s_inst[due[late_rows]]
+    late_on_time, late_last = on_time[late_rows], np.repeat(last_late, counts)[late_rows]
+    # now_ordered's running count of late instalments per code, by due date and instalment number
+    same = late_code[1:] == late_code[:-1]
+    ordered = ((late_code[1:] > late_code[:-1]) | (same & ((late_day[1:] > late_day[:-1]) | (
+        (late_day[1:] == late_day[:-1]) & (late_inst[1:] >= late_inst[:-1]))))).all()
+    if not ordered:
+        order = np.lexsort((late_inst, late_day, late_code))
+        late_code, late_day, late_inst = late_code[order], late_day[order], late_inst[order]
+        late_on_time, late_last = late_on_time[order], late_last[order]
+        same = late_code[1:] == late_code[:-1]
+    late = (~late_on_time).astype(np.int64)
+    so_far = np.cumsum(late)
+    first = np.flatnonzero(np.concatenate(([True], ~same))) if len(late) else np.empty(0, np.int64)
+    so_far -= np.repeat((so_far - late)[first], np.diff(np.append(first, len(late))))
+    with_late = pa.table({
+        "code": pa.array(late_code), "instalment_no": pa.array(late_inst), "due_date": dates(late_day),
+        "on_time": pa.array(late_on_time), "last_late_due": dates(late_last), "late_so_far": pa.array(so_far),
+    })
+    return by_contract, with_late
+
+
+
+# The per-contract CTEs over `{prefix}_status` (see _status_sql).
+_PER_CONTRACT_SQL = """
+{prefix}_by_contract AS (
+    SELECT {key},
+           min(due_date) FILTER (WHERE NOT settled) AS oldest_unpaid_due,
+           CAST(coalesce(sum(overdue_principal_cents) FILTER (WHERE NOT settled), 0) AS BIGINT)
+             AS overdue_principal_cents,
+           CAST(coalesce(sum(overdue_interest_cents) FILTER (WHERE NOT settled), 0) AS BIGINT)
+             AS overdue_interest_cents,
+           count(*) FILTER (WHERE settled) AS settled_periods,
+           count(*) FILTER (WHERE on_time) AS on_time_count,
+           max(due_date) FILTER (WHERE NOT on_time) AS last_late_due,
+           min(due_date) AS first_due_in_force, any_value(cutoff) AS cutoff,
+           coalesce(date_diff('day', min(due_date) FILTER (WHERE NOT settled), any_value(cutoff)), 0) AS dpd
+    FROM {prefix}_status GROUP BY {key}
+),
+-- The instalments of the contracts with a late one (the others need no second look at their instalments).
+{prefix}_with_late AS (
+    SELECT s.*, b.last_late_due
+    FROM {prefix}_status AS s JOIN {prefix}_by_contract AS b USING ({key}) WHERE b.last_late_due IS NOT NULL
+),
+-- Consecutive instalments paid on time and in full, up to the cut-off: a late one restarts the count.
+{prefix}_on_time AS (
+    SELECT {key}, on_time_count AS on_time_periods FROM {prefix}_by_contract WHERE last_late_due IS NULL
+    UNION ALL
+    SELECT {key}, count(*) FILTER (WHERE on_time AND due_date > last_late_due) AS on_time_periods
+    FROM {prefix}_with_late GROUP BY {key}
+)"""
+
+
+def _status_sql(prefix: str, schedules: str, payments: str, cutoffs: str | None,
+                key: str = "contract_id", status: str | None = None) -> str:
     """CTEs `{prefix}_status` (one row per in-force instalment due by the cut-off) and `{prefix}_by_contract`.
 
     The schedule in force is each contract's highest schedule_version in `schedules`. The cut-off is
     $as_of for every contract, or, when `cutoffs` names a relation (contract_id, cutoff), each contract's
-    own date (contracts not in it drop out).
+    own date (contracts not in it drop out). `key` is the column naming the contract (see _VIEWS).
+    With `status` (the prefix of the relations `_now_status` computes, for the one cut-off $as_of)
+    `{prefix}_by_contract` and `{prefix}_with_late` are those relations, and `{prefix}_status` is not defined.
     """
-    join = f"JOIN {cutoffs} AS c USING (contract_id)" if cutoffs else ""
+    join = f"JOIN {cutoffs} AS c USING ({key})" if cutoffs else ""
     cutoff = "c.cutoff" if cutoffs else "CAST($as_of AS DATE)"
+    if status is not None:
+        return f"""
+{prefix}_by_contract AS (SELECT *, {cutoff} AS cutoff FROM {status}_by_contract),
+{prefix}_with_late AS (SELECT *, {cutoff} AS cutoff FROM {status}_with_late),""" + \
+            _PER_CONTRACT_SQL[_PER_CONTRACT_SQL.index("-- Consecutive"):].format(prefix=prefix, key=key)
     return f"""
 {prefix}_in_force AS (
-    SELECT contract_id, max(schedule_version) AS schedule_version FROM {schedules} GROUP BY contract_id
+    SELECT {key}, max(schedule_version) AS schedule_version FROM {schedules} GROUP BY {key}
 ),
 {prefix}_due AS (
-    SELECT s.contract_id, s.schedule_version, s.instalment_no, s.due_date, s.principal_due, s.interest_due,
+    SELECT s.{key}, s.schedule_version, s.instalment_no, s.due_date, s.principal_due, s.interest_due,
            {cutoff} AS cutoff
-    FROM {schedules} AS s JOIN {prefix}_in_force USING (contract_id, schedule_version) {join}
+    FROM {schedules} AS s JOIN {prefix}_in_force USING ({key}, schedule_version) {join}
     WHERE s.due_date <= {cutoff}
 ),
 {prefix}_paid AS (
-    SELECT p.contract_id, p.schedule_version, p.instalment_no,
+    SELECT p.{key}, p.schedule_version, p.instalment_no,
            sum(p.principal_paid) AS principal_paid, sum(p.interest_paid) AS interest_paid,
            max(p.paid_date) AS last_paid
     FROM {payments} AS p {join}
     WHERE p.paid_date <= {cutoff}
-    GROUP BY p.contract_id, p.schedule_version, p.instalment_no
+    GROUP BY p.{key}, p.schedule_version, p.instalment_no
 ),
 {prefix}_status AS (
-    SELECT d.contract_id, d.schedule_version, d.instalment_no, d.due_date, d.cutoff,
+    SELECT d.{key}, d.schedule_version, d.instalment_no, d.due_date, d.cutoff,
            d.principal_due AS principal_due_cents, d.interest_due AS interest_due_cents,
            CAST(coalesce(p.principal_paid, 0) AS BIGINT) AS principal_paid_cents,
            CAST(coalesce(p.interest_paid, 0) AS BIGINT) AS interest_paid_cents,
@@ -151,27 +375,9 @@ def _status_sql(prefix: str, schedules: str, payments: str, cutoffs: str | None)
            greatest(d.principal_due - coalesce(p.principal_paid, 0), 0)
              + greatest(d.interest_due - coalesce(p.interest_paid, 0), 0) = 0
              AND coalesce(p.last_paid <= d.due_date, TRUE) AS on_time
-    FROM {prefix}_due AS d LEFT JOIN {prefix}_paid AS p USING (contract_id, schedule_version, instalment_no)
+    FROM {prefix}_due AS d LEFT JOIN {prefix}_paid AS p USING ({key}, schedule_version, instalment_no)
 ),
-{prefix}_by_contract AS (
-    SELECT contract_id,
-           min(due_date) FILTER (WHERE NOT settled) AS oldest_unpaid_due,
-           CAST(coalesce(sum(overdue_principal_cents) FILTER (WHERE NOT settled), 0) AS BIGINT)
-             AS overdue_principal_cents,
-           CAST(coalesce(sum(overdue_interest_cents) FILTER (WHERE NOT settled), 0) AS BIGINT)
-             AS overdue_interest_cents,
-           count(*) FILTER (WHERE settled) AS settled_periods,
-           max(due_date) FILTER (WHERE NOT on_time) AS last_late_due,
-           min(due_date) AS first_due_in_force,
-           coalesce(date_diff('day', min(due_date) FILTER (WHERE NOT settled), any_value(cutoff)), 0) AS dpd
-    FROM {prefix}_status GROUP BY contract_id
-),
--- Consecutive instalments paid on time and in full, up to the cut-off: a late one restarts the count.
-{prefix}_on_time AS (
-    SELECT s.contract_id, count(*) FILTER (
-               WHERE s.on_time AND (b.last_late_due IS NULL OR s.due_date > b.last_late_due)) AS on_time_periods
-    FROM {prefix}_status AS s JOIN {prefix}_by_contract AS b USING (contract_id) GROUP BY s.contract_id
-)"""
+""" + _PER_CONTRACT_SQL.format(prefix=prefix, key=key)
 
 
 # Whole months between two dates (a month not complete on its day does not count), as facts.py counts them.
@@ -179,28 +385,28 @@ _MONTHS_BETWEEN = ("((year({end}) - year({start})) * 12 + month({end}) - month({
                    " - CASE WHEN day({end}) < day({start}) THEN 1 ELSE 0 END)")
 
 # Facts the day before each restructuring recorded on a contract, over the
-# relation `restructured` (contract_id, issuance_type, restructured_on).
+# relation `restructured` (code, issuance_type, restructured_on); contracts by their integer code.
 _BEFORE_SQL = f"""
 cutoffs AS (
-    SELECT contract_id, issuance_type, CAST(restructured_on - INTERVAL 1 DAY AS DATE) AS cutoff FROM restructured
+    SELECT code, issuance_type, CAST(restructured_on - INTERVAL 1 DAY AS DATE) AS cutoff FROM restructured
 ),
 first_schedules AS (
-    SELECT * FROM schedules WHERE schedule_version = 1 AND contract_id IN (SELECT contract_id FROM cutoffs)
+    SELECT * FROM schedules WHERE schedule_version = 1 AND code IN (SELECT code FROM cutoffs)
 ),
 first_payments AS (
-    SELECT * FROM payments WHERE schedule_version = 1 AND contract_id IN (SELECT contract_id FROM cutoffs)
+    SELECT * FROM payments WHERE schedule_version = 1 AND code IN (SELECT code FROM cutoffs)
 ),
-{_status_sql("first", "first_schedules", "first_payments", "cutoffs")},
+{_status_sql("first", "first_schedules", "first_payments", "cutoffs", "code")},
 before AS (
-    SELECT c.contract_id,
+    SELECT c.code,
            coalesce(date_diff('day', f.oldest_unpaid_due, c.cutoff), 0) AS dpd_before_restructure,
            CASE WHEN c.issuance_type = '重组' AND f.first_due_in_force IS NOT NULL
                 THEN {_MONTHS_BETWEEN.format(start="f.first_due_in_force", end="c.cutoff")} END
              AS months_observed_at_restructure,
            CASE WHEN c.issuance_type = '重组' AND f.first_due_in_force IS NOT NULL THEN o.on_time_periods END
              AS periods_observed_at_restructure
-    FROM cutoffs AS c LEFT JOIN first_by_contract AS f USING (contract_id)
-    LEFT JOIN first_on_time AS o USING (contract_id)
+    FROM cutoffs AS c LEFT JOIN first_by_contract AS f USING (code)
+    LEFT JOIN first_on_time AS o USING (code)
 )"""
 
 # When a restructured asset's observation period was met (DOMAIN.md §2: from the first repayment date, at
@@ -210,42 +416,47 @@ before AS (
 # restart the observation.
 _OBSERVATION_SQL = f"""
 now_ordered AS (
-    SELECT contract_id, instalment_no, due_date, on_time, cutoff,
+    SELECT code, instalment_no, due_date, on_time, cutoff,
            sum(CASE WHEN on_time THEN 0 ELSE 1 END) OVER (
-               PARTITION BY contract_id ORDER BY due_date, instalment_no ROWS UNBOUNDED PRECEDING) AS late_so_far
-    FROM now_status
+               PARTITION BY code ORDER BY due_date, instalment_no ROWS UNBOUNDED PRECEDING) AS late_so_far
+    FROM now_with_late
 ),
 now_runs AS (
-    SELECT contract_id, late_so_far AS run, count(*) AS periods, any_value(cutoff) AS cutoff
-    FROM now_ordered WHERE on_time GROUP BY contract_id, late_so_far
+    SELECT code, late_so_far AS run, count(*) AS periods, any_value(cutoff) AS cutoff
+    FROM now_ordered WHERE on_time GROUP BY code, late_so_far
 ),
-now_lates AS (SELECT contract_id, late_so_far AS ends_run, due_date FROM now_ordered WHERE NOT on_time),
+now_lates AS (SELECT code, late_so_far AS ends_run, due_date FROM now_ordered WHERE NOT on_time),
+-- Without a late instalment the contract's instalments are one run, to the cut-off: no ordering needed.
 now_observation AS (
-    SELECT r.contract_id, bool_or(r.periods >= $min_periods AND {_MONTHS_BETWEEN.format(
+    SELECT code, on_time_count >= $min_periods AND {_MONTHS_BETWEEN.format(start="first_due_in_force",
+               end="cutoff")} >= $min_months AS observation_met
+    FROM now_by_contract WHERE last_late_due IS NULL
+    UNION ALL
+    SELECT r.code, bool_or(r.periods >= $min_periods AND {_MONTHS_BETWEEN.format(
                start="b.first_due_in_force", end="coalesce(CAST(l.due_date - INTERVAL 1 DAY AS DATE), r.cutoff)")}
                >= $min_months) AS observation_met
-    FROM now_runs AS r JOIN now_by_contract AS b USING (contract_id)
-    LEFT JOIN now_lates AS l ON l.contract_id = r.contract_id AND l.ends_run = r.run + 1
-    GROUP BY r.contract_id
+    FROM now_runs AS r JOIN now_by_contract AS b USING (code)
+    LEFT JOIN now_lates AS l ON l.code = r.code AND l.ends_run = r.run + 1
+    GROUP BY r.code
 )"""
 
-_BOOK_SQL = f"""
+_BOOK_TEMPLATE = f"""
 WITH
-{_status_sql("now", "schedules", "payments", None)},
+@NOW_STATUS@,
 {_OBSERVATION_SQL},
 repaid_since AS (
-    SELECT contract_id, sum(principal_paid) AS cents FROM payments
-    WHERE paid_date > CAST($as_of AS DATE) GROUP BY contract_id
+    SELECT code, sum(principal_paid) AS cents FROM payments
+    WHERE paid_date > CAST($as_of AS DATE) GROUP BY code
 ),
 book AS (
     -- Rewinding to an earlier date adds back principal repaid since then (for the previous period's
     -- tiers); a loan written off since then is not rewound.
     SELECT l.*, CAST(l.outstanding_principal + coalesce(r.cents, 0) AS BIGINT) AS balance_cents
-    FROM loans AS l LEFT JOIN repaid_since AS r USING (contract_id)
+    FROM loans AS l LEFT JOIN repaid_since AS r USING (code)
     WHERE l.start_date <= CAST($as_of AS DATE) AND l.outstanding_principal + coalesce(r.cents, 0) > 0
 ),
 restructured AS (
-    SELECT contract_id, issuance_type, restructured_on FROM book WHERE restructured_on IS NOT NULL
+    SELECT code, issuance_type, restructured_on FROM book WHERE restructured_on IS NOT NULL
 ),
 {_BEFORE_SQL}
 SELECT k.contract_id, k.borrower_id, b.name AS borrower_name, b.kind AS borrower_kind, k.product,
@@ -263,12 +474,20 @@ SELECT k.contract_id, k.borrower_id, b.name AS borrower_name, b.kind AS borrower
        r.dpd_before_restructure, r.months_observed_at_restructure, r.periods_observed_at_restructure
 FROM book AS k
 LEFT JOIN borrowers AS b USING (borrower_id)
-LEFT JOIN now_by_contract AS n USING (contract_id)
-LEFT JOIN now_on_time AS t USING (contract_id)
-LEFT JOIN now_observation AS o USING (contract_id)
-LEFT JOIN before AS r USING (contract_id)
+LEFT JOIN now_by_contract AS n USING (code)
+LEFT JOIN now_on_time AS t USING (code)
+LEFT JOIN now_observation AS o USING (code)
+LEFT JOIN before AS r USING (code)
 ORDER BY k.contract_id
 """
+_BOOK_SQL = _BOOK_TEMPLATE.replace("@NOW_STATUS@", _status_sql("now", "schedules", "payments", None, "code"))
+# The same with the instalments' status and its per-contract facts computed by _now_status (now_status_*).
+_ORDERED_SQL = _OBSERVATION_SQL[_OBSERVATION_SQL.index("now_ordered AS ("):_OBSERVATION_SQL.index("now_runs AS (")]
+_BOOK_STATUS_SQL = _BOOK_TEMPLATE.replace("@NOW_STATUS@", _status_sql("now", "schedules", "payments", None, "code",
+                                                                      status="now_status")).replace(
+    _ORDERED_SQL, "now_ordered AS (\n    SELECT code, instalment_no, due_date, on_time, cutoff, late_so_far "
+                  "FROM now_with_late\n),\n")
+assert _ORDERED_SQL in _BOOK_TEMPLATE and _ORDERED_SQL not in _BOOK_STATUS_SQL
 
 
 # ------------------------------------------------------------------ Arrow → the frames callers know
@@ -357,14 +576,28 @@ def open_book(extract: Mapping[str, pd.DataFrame], as_of: date,
     """
     min_periods, min_months = observation if observation is not None else (10**6, 10**6)
     typed = _typed({name: extract[name] for name in ("borrowers", "loans", "schedules", "payments")})
+    # Contracts by integer code (position among the loans' distinct ids): the instalment joins and groups
+    # hash integers, not the contract id text repeated on every instalment.
+    for name, columns in (("loans", _LOAN_COLUMNS), ("schedules", _SCHEDULE_COLUMNS), ("payments", _PAYMENT_COLUMNS)):
+        if "contract_id" not in typed[name].columns:
+            raise KeyError(f"{name}.csv lacks the columns ['contract_id']")
+    loan_ids = pa.array(typed["loans"]["contract_id"], type=pa.string(), from_pandas=True)
+    # the distinct ids in order of first appearance, as pd.unique gives them
+    known = pc.unique(loan_ids) if not loan_ids.null_count else \
+        pd.Index(pd.unique(typed["loans"]["contract_id"].to_numpy(dtype=object)))
     with _duckdb() as con:
         _register(con, "borrowers", typed["borrowers"], _BORROWER_COLUMNS)
         _refuse_duplicate_borrowers(con)
-        _register(con, "loans", typed["loans"], _LOAN_COLUMNS)
-        _register(con, "schedules", typed["schedules"], _SCHEDULE_COLUMNS)
-        _register(con, "payments", typed["payments"], _PAYMENT_COLUMNS)
-        table = con.sql(_BOOK_SQL, params={"as_of": as_of, "min_periods": min_periods,
-                                           "min_months": min_months}).to_arrow_table()
+        tables = {name: _register(con, name, typed[name], columns, contract_codes(typed[name]["contract_id"], known))
+                  for name, columns in (("loans", _LOAN_COLUMNS), ("schedules", _SCHEDULE_COLUMNS),
+                                        ("payments", _PAYMENT_COLUMNS))}
+        status = _now_status(tables["schedules"], tables["payments"], len(known), as_of)
+        del tables
+        if status is not None:
+            con.register("now_status_by_contract", status[0])
+            con.register("now_status_with_late", status[1])
+        table = con.sql(_BOOK_SQL if status is None else _BOOK_STATUS_SQL,
+                        params={"as_of": as_of, "min_periods": min_periods, "min_months": min_months}).to_arrow_table()
     return _book_frame(table)
 
 

@@ -8,6 +8,11 @@ book can be computed over typed columns by DuckDB:
     cents    int64 (Int64 when nullable)  int      int64 (Int64 when nullable)
     decimal  float64 (NaN when empty)     bool     boolean
 
+Frames typed elsewhere pass as they are when a column already has its kind; besides the forms above, a
+text column may be a pandas categorical of strings and an int column any integer dtype (int32, Int32 …):
+the lean form of the big instalment tables (schedules and payments: the contract id repeated on every
+instalment, small version and instalment numbers), which the loan book and the ECL read by category.
+
 Cents are parsed exactly from the decimal text and rounded once, half up (away from zero) at the cent,
 as `plugins.money.to_cents` does: '100.005' → 10001, '-0.005' → -1. A value that cannot be typed raises
 `TypingError` naming the table's file, the column, the first row numbers (1-based data rows, as a
@@ -93,6 +98,8 @@ def _type_column(file: str, column: str, values: pd.Series, spec: ColumnSchema) 
 def _already_typed(values: pd.Series, kind: str) -> bool:
     dtype = values.dtype
     if kind == "text":
+        if isinstance(dtype, pd.CategoricalDtype):  # a key repeated on many rows, kept lean (see the module doc)
+            return dtype.categories.dtype == object or pd.api.types.is_string_dtype(dtype.categories.dtype)
         return dtype == object or pd.api.types.is_string_dtype(dtype)
     if kind in ("cents", "int"):
         return pd.api.types.is_integer_dtype(dtype)

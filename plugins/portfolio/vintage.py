@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 
 from plugins.config import DelinquencyBucket
@@ -60,7 +61,7 @@ def vintage_curves(history: pd.DataFrame, as_of: date, bad_dpd: tuple[int, int] 
     first_end = min(history["month_end"])
     window_start = first_end.replace(day=1)
     loans = history.drop_duplicates("contract_id").set_index("contract_id")
-    loans = loans[[s >= window_start for s in loans["start_date"]]]  # early months known
+    loans = loans[np.array([s >= window_start for s in loans["start_date"]], dtype=bool)]  # early months known
     low, high = bad_dpd
     first_bad: dict[int, dict[str, int]] = {low: {}, high: {}}
     for cid, end, dpd, start in zip(history["contract_id"], history["month_end"], history["dpd"],
@@ -150,7 +151,7 @@ def performance_report_sourced(extract: Mapping[str, pd.DataFrame], as_of: date,
     rest = [e for e in ends if e not in set(given)]
     older = as_dates(ageing_history(extract, rest, buckets, states))
     if recent is not None and len(recent):
-        chosen = recent[[e in set(ends) for e in recent["month_end"]]][older.columns]
+        chosen = recent[np.array([e in set(ends) for e in recent["month_end"]], dtype=bool)][older.columns]
         parts = [part for part in (older, chosen) if len(part)]
         history = pd.concat(parts, ignore_index=True) if parts else older
         rolls = recent

@@ -66,8 +66,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from plugins.config import Ecl, EclScenario, Provisioning
+from plugins.portfolio.loanbook import contract_codes
 from plugins.provisioning.flow_rates import SimplifiedMatrix, simplified_loss_rate
 from plugins.provisioning.migration import MigrationMatrix, cumulative_pd, estimate_matrix
 
@@ -272,29 +275,29 @@ def _contracts(loans: pd.DataFrame) -> pd.DataFrame:
 
 
 def _schedule(schedules: pd.DataFrame, contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Scheduled principal per contract code and month after `as_of`, of each contract's latest schedule version."""
+    """Scheduled principal per contract code and month after `as_of`, of each contract's latest schedule version.
+
+    Whole-column numpy on integers: contract codes (loanbook.contract_codes, one lookup per distinct id), the
+    latest version per code, months after `as_of` from the due dates' days. No grouping by (contract, month):
+    two instalments due in one month stay two rows and are summed where used.
+    """
     sched = _typed(schedules, ["contract_id", "schedule_version", "due_date", "principal_due"],
                    cents=["principal_due"], dates=["due_date"], integers=["schedule_version"])
-    con = duckdb.connect()
-    try:
-        con.register("sched", sched)
-        con.register("contracts", pd.DataFrame({"contract_id": contracts["contract_id"].to_numpy(),
-                                                "code": np.arange(len(contracts), dtype=np.int64)}))
-        # Codes first (one string join), then the latest version per code on integers. No GROUP BY
-        # (contract, month): nearly every pair is unique and hashing them all costs more than the rest;
-        # two instalments due in one month stay two rows and are summed where used.
-        frame = con.execute(f"""
-            WITH s AS (SELECT c.code, s.schedule_version AS version, s.due_date, s.principal_due
-                       FROM sched s JOIN contracts c USING (contract_id)),
-            latest AS (SELECT code, max(version) AS version FROM s GROUP BY 1)
-            SELECT code, CAST((year(due_date) - {as_of.year}) * 12 + month(due_date) - {as_of.month} AS BIGINT) AS month,
-                   CAST(principal_due AS BIGINT) AS principal_cents
-            FROM s SEMI JOIN latest USING (code, version)
-            WHERE CAST(due_date AS DATE) > DATE '{as_of.isoformat()}'
-              AND (year(due_date) - {as_of.year}) * 12 + month(due_date) - {as_of.month} >= 1""").df()
-    finally:
-        con.close()
-    return frame.astype({"code": "int64", "month": "int64", "principal_cents": "int64"})
+    code = contract_codes(sched["contract_id"], pd.Index(contracts["contract_id"]))
+    version = sched["schedule_version"].to_numpy(dtype=np.int64)
+    latest = np.full(len(contracts), np.iinfo(np.int64).min, dtype=np.int64)
+    known = code >= 0
+    np.maximum.at(latest, code[known], version[known])
+    days = pa.array(sched["due_date"], from_pandas=True).cast(pa.date32()).cast(pa.int32())
+    due = pc.fill_null(days, np.iinfo(np.int32).min).to_numpy()  # days since 1970; missing: never after as_of
+    after = np.flatnonzero(known & (due > (as_of - date(1970, 1, 1)).days))
+    after = after[version[after] == latest[code[after]]]
+    # months after as_of's month, computed on those rows only (numpy's day → month conversion is not cheap)
+    month = due[after].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) - \
+        np.datetime64(as_of, "M").astype(np.int64)
+    after, month = after[month >= 1], month[month >= 1]
+    return pd.DataFrame({"code": code[after].astype(np.int64), "month": month,
+                         "principal_cents": sched["principal_due"].to_numpy()[after].astype(np.int64)})
 
 
 def _dates(column: pd.Series) -> pd.Series:

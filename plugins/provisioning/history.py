@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from plugins.config import EclMigration
@@ -40,7 +41,7 @@ def written_off_between(extract: Mapping[str, pd.DataFrame], start: date, end: d
     """Loans written off after `start` up to `end`: contract_id, written_off_on, written_off_cents (principal)."""
     loans = extract["loans"]
     on = _written_off_on(loans)
-    chosen = loans[[d is not None and start < d <= end for d in on]]
+    chosen = loans[np.array([d is not None and start < d <= end for d in on], dtype=bool)]
     pay = extract["payments"]
     pay = pay[pay["contract_id"].isin(set(chosen["contract_id"]))]
     rows = []

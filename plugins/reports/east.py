@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -196,9 +197,9 @@ def east_rows(book: pd.DataFrame, extract: dict[str, pd.DataFrame], as_of: date,
         columns={"name": "borrower_name", "kind": "borrower_kind"})
     closing = _closing_dates(extract)
     closed = loans[loans["status"].isin(CLOSED_STATUSES) & ~loans["contract_id"].isin(book["contract_id"])]
-    in_period = [d is not None and not pd.isna(d) and period_start <= d <= as_of
-                 for d in closed["contract_id"].map(closing)]
-    closed = closed[in_period]
+    in_period = np.array([d is not None and not pd.isna(d) and period_start <= d <= as_of
+                          for d in closed["contract_id"].map(closing)], dtype=bool)
+    closed = closed[in_period]  # a boolean array: an empty list would select no columns instead
     outstanding = book[["contract_id", "balance_cents", "tier_name", "dpd", "overdue_principal_cents",
                         "overdue_interest_cents", "booked_provision_cents"]]
     rows = loans[loans["contract_id"].isin(set(book["contract_id"]) | set(closed["contract_id"]))]

@@ -589,7 +589,8 @@ def _migration_section(title: str, sections: dict[str, pd.DataFrame], st: dict) 
     df = sections["分类迁徙"]
     widths = [174 / len(df.columns)] * len(df.columns)
     table = _table(df, widths, st, right=set(df.columns[1:]))
-    note = Paragraph("注：行为上月分类，列为本月分类（笔数）；本月已结清或核销的贷款不在表内。", st["note"])
+    note = Paragraph("注：行为上月末报送的分类，列为本月分类（笔数）；结清、核销、转让列为本月离开贷款账簿的贷款，"
+                     "new 行为本月新发放的贷款。", st["note"])
     return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
 
 

@@ -124,23 +124,30 @@ def _trend_chart(wb: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame) -> An
     return chart
 
 
+def _insert(ws: Any, anchor: str, chart: Any) -> None:
+    # A chart with nothing to draw (a first month: no arrears, no history yet) is left out; xlsxwriter
+    # drops charts that were never inserted, and refuses to save one without series.
+    if chart.series:
+        ws.insert_chart(anchor, chart)
+
+
 def _add_charts(wb: xlsxwriter.Workbook, ws: Any, name: str, title: str, frame: pd.DataFrame) -> None:
     anchor = xl_rowcol_to_cell(HEADER_ROW, len(frame.columns) + 1)
     if title == "五级分类分布":
-        ws.insert_chart(anchor, _bar_chart(wb, name, frame, "分类", "余额（万元）", range(0, 5),
+        _insert(ws, anchor, _bar_chart(wb, name, frame, "分类", "余额（万元）", range(0, 5),
                                            list(TIER_COLOURS.values()), "五级分类余额（万元）"))
-    elif title == "逾期账龄":
-        ws.insert_chart(anchor, _bar_chart(wb, name, frame, "账龄", "余额（万元）", range(1, len(frame)), None,
+    elif title == "逾期账龄" and len(frame) > 1:
+        _insert(ws, anchor, _bar_chart(wb, name, frame, "账龄", "余额（万元）", range(1, len(frame)), None,
                                            "逾期贷款余额（万元，不含 M0）"))
     elif title == "指标趋势" and len(frame):
-        ws.insert_chart(anchor, _trend_chart(wb, name, frame))
+        _insert(ws, anchor, _trend_chart(wb, name, frame))
     elif title == "账龄分析" and len(frame):
-        ws.insert_chart(xl_rowcol_to_cell(HEADER_ROW + len(frame) + 2, 0), _vintage_chart(wb, name, frame))
+        _insert(ws, xl_rowcol_to_cell(HEADER_ROW + len(frame) + 2, 0), _vintage_chart(wb, name, frame))
     elif title == "检查逾期账龄" and len(frame) > 1:
-        ws.insert_chart(anchor, _bar_chart(wb, name, frame, "逾期天数", "笔数", range(0, len(frame) - 1), None,
+        _insert(ws, anchor, _bar_chart(wb, name, frame, "逾期天数", "笔数", range(0, len(frame) - 1), None,
                                            "检查逾期贷款笔数（按逾期天数）"))
     elif title == "催收方式" and len(frame) > 1:
-        ws.insert_chart(anchor, _bar_chart(wb, name, frame, "催收方式", "回收金额（万元）", range(0, len(frame) - 1),
+        _insert(ws, anchor, _bar_chart(wb, name, frame, "催收方式", "回收金额（万元）", range(0, len(frame) - 1),
                                            None, "本月回收金额（万元，按催收方式）"))
 
 
@@ -148,6 +155,8 @@ def _vintage_chart(wb: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame) -> 
     """One line per origination quarter across the MOB columns of the 账龄分析 sheet."""
     chart = wb.add_chart({"type": "line"})
     mob_columns = [i for i, c in enumerate(frame.columns) if str(c).startswith("MOB")]
+    if not mob_columns:
+        return chart  # no cohort old enough yet: nothing to draw
     first, last = mob_columns[0], mob_columns[-1]
     for offset, values in enumerate(frame.iloc[:, first:last + 1].itertuples(index=False)):
         reached = sum(1 for v in values if v is not None)  # a cohort's points stop where its age does ("—")
