@@ -83,7 +83,8 @@ def _schema() -> ExtractSchema:
     return load_schema()
 
 
-def _typed(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def typed_extract(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The extract's tables typed by config/schema.yaml (a no-op for tables already typed)."""
     return type_tables(frames, _schema())
 
 
@@ -521,7 +522,7 @@ def instalment_status(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: da
     `as_of` is one date for every contract, or a Series contract_id → date (contracts not in it drop out).
     Rows by contract_id, schedule_version, instalment_no; due_date as datetime.date.
     """
-    typed = _typed({"schedules": schedules, "payments": payments})
+    typed = typed_extract({"schedules": schedules, "payments": payments})
     per_contract = isinstance(as_of, pd.Series)
     with _duckdb() as con:
         _register(con, "schedules", typed["schedules"], _SCHEDULE_COLUMNS)
@@ -548,7 +549,7 @@ def instalment_status(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: da
 
 def days_past_due(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """contract_id → dpd, overdue principal and interest (cents), settled periods, first due in force."""
-    typed = _typed({"schedules": schedules, "payments": payments})
+    typed = typed_extract({"schedules": schedules, "payments": payments})
     with _duckdb() as con:
         _register(con, "schedules", typed["schedules"], _SCHEDULE_COLUMNS)
         _register(con, "payments", typed["payments"], _PAYMENT_COLUMNS)
@@ -575,7 +576,7 @@ def open_book(extract: Mapping[str, pd.DataFrame], as_of: date,
     column observation_met says whether it was met by `as_of` (False when not given).
     """
     min_periods, min_months = observation if observation is not None else (10**6, 10**6)
-    typed = _typed({name: extract[name] for name in ("borrowers", "loans", "schedules", "payments")})
+    typed = typed_extract({name: extract[name] for name in ("borrowers", "loans", "schedules", "payments")})
     # Contracts by integer code (position among the loans' distinct ids): the instalment joins and groups
     # hash integers, not the contract id text repeated on every instalment.
     for name, columns in (("loans", _LOAN_COLUMNS), ("schedules", _SCHEDULE_COLUMNS), ("payments", _PAYMENT_COLUMNS)):

@@ -51,9 +51,9 @@ a product of five 28-digit factors needs more than its 38 digits, so it would
 round intermediates too.) PD and LGD are shown as floats rounded to 6 decimals,
 for reading only.
 
-The extract is read columnar with DuckDB (schedules: latest version, months
-after the measurement date, principal per month) and pandas (collateral,
-guarantees); `EclInputs.terms` / `of()` build the per-loan `LoanTerms` only when
+The extract is typed by config/schema.yaml (loanbook.typed_extract) and read
+columnar with numpy (schedules: latest version, months after the measurement
+date, principal per month) and pandas (collateral, guarantees); `EclInputs.terms` / `of()` build the per-loan `LoanTerms` only when
 asked.
 """
 from __future__ import annotations
@@ -63,14 +63,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from plugins.config import Ecl, EclScenario, Provisioning
-from plugins.portfolio.loanbook import contract_codes
+from plugins.portfolio.loanbook import contract_codes, typed_extract
 from plugins.provisioning.flow_rates import SimplifiedMatrix, simplified_loss_rate
 from plugins.provisioning.migration import MigrationMatrix, cumulative_pd, estimate_matrix
 
@@ -220,41 +219,13 @@ def _is_text(column: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(column) or (column.dtype == object and column.map(type).eq(str).any())
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _typed(frame: pd.DataFrame, keep: Iterable[str], cents: Iterable[str] = (), dates: Iterable[str] = (),
-           integers: Iterable[str] = ()) -> pd.DataFrame:
-    """The columns `keep` of an extract table, typed: amounts as int64 cents, dates, integers.
-
-    Text columns (the core system's CSV as read: '1234.56', 'YYYY-MM-DD') are parsed by
-    DuckDB, exactly: DECIMAL(38, 18), × 100, rounded half away from zero (never through
-    float); an empty amount is 0. Typed columns (int64 cents, datetime64 / date) pass as
-    they are. A bad value raises, as the Decimal parse did.
-    TODO: replace with plugins.portfolio.typed.type_tables once it lands (same contract).
-    """
-    keep, cents, dates, integers = list(keep), set(cents), set(dates), set(integers)
-    exprs = []
-    for name in keep:
-        q, column = _quoted(name), frame[name]
-        if name in cents and _is_text(column):
-            exprs.append(f"CAST(round(CAST(COALESCE(NULLIF(trim({q}), ''), '0') AS DECIMAL(38, 18)) * 100) "
-                         f"AS BIGINT) AS {q}")
-        elif name in dates and _is_text(column):
-            exprs.append(f"CAST(NULLIF(trim({q}), '') AS DATE) AS {q}")
-        elif name in integers and _is_text(column):
-            exprs.append(f"CAST(trim({q}) AS BIGINT) AS {q}")
-        else:
-            exprs.append(q)
-    if len(exprs) == sum(e.startswith('"') for e in exprs):   # nothing to parse: no copy
-        return frame[keep]
-    con = duckdb.connect()
-    try:
-        con.register("t", frame[keep])
-        return con.execute(f"SELECT {', '.join(exprs)} FROM t").df()
-    finally:
-        con.close()
+def _typed(table: str, frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """The columns `keep` of an extract table typed by config/schema.yaml (loanbook.typed_extract, the
+    project's one parser: exact cents rounded half up once); an empty amount counts as 0 here."""
+    typed = typed_extract({table: frame[keep]})[table]
+    amounts = {c: typed[c].fillna(0).astype("int64") for c in keep
+               if pd.api.types.is_integer_dtype(typed[c].dtype) and typed[c].hasnans}
+    return typed.assign(**amounts) if amounts else typed
 
 
 def _contracts(loans: pd.DataFrame) -> pd.DataFrame:
@@ -281,8 +252,7 @@ def _schedule(schedules: pd.DataFrame, contracts: pd.DataFrame, as_of: date) -> 
     latest version per code, months after `as_of` from the due dates' days. No grouping by (contract, month):
     two instalments due in one month stay two rows and are summed where used.
     """
-    sched = _typed(schedules, ["contract_id", "schedule_version", "due_date", "principal_due"],
-                   cents=["principal_due"], dates=["due_date"], integers=["schedule_version"])
+    sched = _typed("schedules", schedules, ["contract_id", "schedule_version", "due_date", "principal_due"])
     code = contract_codes(sched["contract_id"], pd.Index(contracts["contract_id"]))
     version = sched["schedule_version"].to_numpy(dtype=np.int64)
     latest = np.full(len(contracts), np.iinfo(np.int64).min, dtype=np.int64)
@@ -306,8 +276,8 @@ def _dates(column: pd.Series) -> pd.Series:
 
 def _collateral(collateral: pd.DataFrame, codes: pd.Series, as_of: date) -> pd.DataFrame:
     """Latest appraisal at `as_of` of each collateral item, per contract code."""
-    col = _typed(collateral, ["collateral_id", "contract_id", "collateral_type", "appraised_value", "valuation_date"],
-                 cents=["appraised_value"], dates=["valuation_date"])
+    col = _typed("collateral", collateral,
+                 ["collateral_id", "contract_id", "collateral_type", "appraised_value", "valuation_date"])
     col = col.assign(valuation_date=_dates(col["valuation_date"]))
     col = col[(col["valuation_date"] <= pd.Timestamp(as_of)).to_numpy(dtype=bool)]
     latest = col.sort_values(["collateral_id", "valuation_date"]).groupby("collateral_id").tail(1)
@@ -319,7 +289,7 @@ def _collateral(collateral: pd.DataFrame, codes: pd.Series, as_of: date) -> pd.D
 
 
 def _guarantees(guarantors: pd.DataFrame, codes: pd.Series) -> pd.DataFrame:
-    gua = _typed(guarantors, ["contract_id", "guarantee_type", "guaranteed_amount"], cents=["guaranteed_amount"])
+    gua = _typed("guarantors", guarantors, ["contract_id", "guarantee_type", "guaranteed_amount"])
     gua = gua.assign(code=gua["contract_id"].map(codes)).dropna(subset=["code"])
     gua = gua.sort_values(["contract_id", "guarantee_type", "guaranteed_amount"], kind="stable")
     return pd.DataFrame({"code": gua["code"].to_numpy(dtype=np.int64),
