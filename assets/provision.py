@@ -36,7 +36,8 @@ def provisioned_book(book: pd.DataFrame, inputs: EclInputs, cfg: PostloanConfig)
     """The book with its ECL explanation, provision_<model>_cents per model, booked method and provision."""
     prov = cfg.provisioning
     ecl = expected_credit_loss(book, inputs, prov).rename(columns={"approach": "ecl_approach"})
-    frame = book.merge(ecl, on="contract_id", how="left", validate="one_to_one")
+    # expected_credit_loss answers in the book's row order: its columns line up without a join
+    frame = book.reset_index(drop=True).assign(**{c: ecl[c].to_numpy() for c in ecl.columns if c != "contract_id"})
     for model in registry.provisioning_models():
         frame[f"provision_{model.name}_cents"] = model.provisions(frame, prov)
     frame["booked_method"] = prov.booked_method

@@ -203,7 +203,7 @@ def project_child(folder: Path, form: str) -> None:
         tiers = verdicts[["contract_id", "tier"]]
     else:  # a list of Verdict
         tiers = pd.DataFrame({"contract_id": [v.contract_id for v in verdicts], "tier": [v.tier for v in verdicts]})
-    frame = book.merge(tiers, on="contract_id", how="left", validate="one_to_one")
+    frame = book.assign(tier=tiers["tier"].to_numpy())  # the verdicts are in the book's order
     inputs = inputs_from_extract(extract, AS_OF, None, None)
     stamps["ecl_inputs"] = time.perf_counter() - wall
     frame = provisioned_book(frame, inputs, cfg)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from plugins.classification.impairment import Assessment
@@ -31,7 +32,11 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype("Int64")
     for column in ("balance_cents", "dpd", "restructure_count", "repayment_periods_since_restructure"):
         frame[column] = frame[column].astype("int64")
-    frame["ecl_ratio"] = frame["ecl_ratio"].map(lambda r: None if r is None or pd.isna(r) else str(r)).astype(object)
+    ratio = frame["ecl_ratio"].to_numpy(dtype=object, copy=True)
+    given = ~pd.isna(ratio)
+    ratio[~given] = None
+    ratio[given] = [str(r) for r in ratio[given]]  # the assessed loans only: few
+    frame["ecl_ratio"] = pd.Series(ratio, index=frame.index, dtype=object)
     for column in ("credit_impaired", "borrower_in_liquidation"):
         frame[column] = frame[column].fillna(False).astype(bool)
     frame["observation_met"] = frame["observation_met"].astype("boolean")
@@ -98,11 +103,18 @@ def with_impairment(facts: pd.DataFrame, assessments: Mapping[str, Assessment] |
 
 def impairment_columns(facts: pd.DataFrame, assessments: Mapping[str, Assessment] | None) -> pd.DataFrame:
     """Per loan of the book: the impairment facts the rules saw and the assessment they came from."""
-    found = facts["contract_id"].map(assessments or {})
+    assessed_by = np.full(len(facts), "", dtype=object)
+    assessed_on = np.full(len(facts), None, dtype=object)
+    if assessments:
+        found = facts["contract_id"].map(assessments)
+        rows = np.flatnonzero(found.notna().to_numpy())  # the assessed loans only: few
+        assessed_by[rows] = [a.assessed_by for a in found.iloc[rows]]
+        assessed_on[rows] = [a.assessed_on for a in found.iloc[rows]]
+    ratio = facts["ecl_ratio"]
     return pd.DataFrame({
         "contract_id": facts["contract_id"], "credit_impaired": facts["credit_impaired"],
         "borrower_in_liquidation": facts["borrower_in_liquidation"],
-        "assessed_loss_ratio": pd.to_numeric(facts["ecl_ratio"], errors="coerce").astype("float64"),
-        "assessed_by": [a.assessed_by if isinstance(a, Assessment) else "" for a in found],
-        "assessed_on": [a.assessed_on if isinstance(a, Assessment) else None for a in found],
+        "assessed_loss_ratio": pd.to_numeric(ratio, errors="coerce").astype("float64") if ratio.notna().any()
+        else np.full(len(facts), np.nan),
+        "assessed_by": assessed_by, "assessed_on": assessed_on,
     }, columns=IMPAIRMENT_FRAME_COLUMNS)

@@ -58,7 +58,9 @@ def classify_period(extract: Mapping[str, pd.DataFrame], as_of: date, config: Cl
     observation = (config.restructured.observation_min_periods, config.restructured.observation_min_months)
     book = open_book(dict(extract), as_of, observation)
     facts = with_impairment(facts_frame(book, as_of, previous_tiers), impairment)
-    book = book.merge(impairment_columns(facts, impairment), on="contract_id", how="left", validate="one_to_one")
+    # the facts are the book's rows in its order: the columns line up without a join
+    impairment_facts = impairment_columns(facts, impairment)
+    book = book.assign(**{c: impairment_facts[c].to_numpy() for c in impairment_facts.columns if c != "contract_id"})
     verdicts = classify_facts(facts, config, rules, overdue_share)
     refused: list[RefusedOverride] = []
     if overrides:

@@ -69,7 +69,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from plugins.config import Ecl, EclScenario, Provisioning
-from plugins.portfolio.loanbook import contract_codes, typed_extract
+from plugins.portfolio.loanbook import contract_codes, day_numbers, latest_versions, typed_extract
 from plugins.provisioning.flow_rates import SimplifiedMatrix, simplified_loss_rate
 from plugins.provisioning.migration import MigrationMatrix, cumulative_pd, estimate_matrix
 
@@ -209,23 +209,23 @@ def months_after(as_of: date, due: date) -> int:
     return (due.year - as_of.year) * 12 + due.month - as_of.month
 
 
-def _cents(text: str) -> int:
-    return int((Decimal(text or "0") * 100).quantize(ONE, rounding=ROUND_HALF_UP))
-
-
 # ---------------------------------------------------------------- reading the extract, columnar
 
 def _is_text(column: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(column) or (column.dtype == object and column.map(type).eq(str).any())
 
 
-def _typed(table: str, frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+def _typed(table: str, frame: pd.DataFrame, keep: list[str]) -> dict[str, pd.Series]:
     """The columns `keep` of an extract table typed by config/schema.yaml (loanbook.typed_extract, the
-    project's one parser: exact cents rounded half up once); an empty amount counts as 0 here."""
+    project's one parser: exact cents rounded half up once), as columns (no frame: building one would copy
+    the integer columns into one block)."""
     typed = typed_extract({table: frame[keep]})[table]
-    amounts = {c: typed[c].fillna(0).astype("int64") for c in keep
-               if pd.api.types.is_integer_dtype(typed[c].dtype) and typed[c].hasnans}
-    return typed.assign(**amounts) if amounts else typed
+    return {c: typed[c] for c in keep}
+
+
+def _amounts(column: pd.Series) -> np.ndarray:
+    """int64 cents; an empty amount counts as 0 here."""
+    return (column.fillna(0) if column.hasnans else column).to_numpy(dtype=np.int64)
 
 
 def _contracts(loans: pd.DataFrame) -> pd.DataFrame:
@@ -245,6 +245,17 @@ def _contracts(loans: pd.DataFrame) -> pd.DataFrame:
                          "annual_rate_text": given.to_numpy(dtype=object)})
 
 
+def _month_index(days: np.ndarray, as_of: date) -> np.ndarray:
+    """Calendar months after as_of's month of each day number (days since 1970), via a table over the days'
+    range (numpy's day → month conversion per row is not cheap)."""
+    if not len(days):
+        return np.zeros(0, dtype=np.int64)
+    low = int(days.min())
+    span = np.arange(low, int(days.max()) + 1).astype("datetime64[D]")
+    table = span.astype("datetime64[M]").astype(np.int64) - np.datetime64(as_of, "M").astype(np.int64)
+    return table[days - low]
+
+
 def _schedule(schedules: pd.DataFrame, contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Scheduled principal per contract code and month after `as_of`, of each contract's latest schedule version.
 
@@ -253,48 +264,64 @@ def _schedule(schedules: pd.DataFrame, contracts: pd.DataFrame, as_of: date) -> 
     two instalments due in one month stay two rows and are summed where used.
     """
     sched = _typed("schedules", schedules, ["contract_id", "schedule_version", "due_date", "principal_due"])
-    code = contract_codes(sched["contract_id"], pd.Index(contracts["contract_id"]))
-    version = sched["schedule_version"].to_numpy(dtype=np.int64)
-    latest = np.full(len(contracts), np.iinfo(np.int64).min, dtype=np.int64)
-    known = code >= 0
-    np.maximum.at(latest, code[known], version[known])
-    days = pa.array(sched["due_date"], from_pandas=True).cast(pa.date32()).cast(pa.int32())
-    due = pc.fill_null(days, np.iinfo(np.int32).min).to_numpy()  # days since 1970; missing: never after as_of
-    after = np.flatnonzero(known & (due > (as_of - date(1970, 1, 1)).days))
+    code = _codes_of(sched["contract_id"], contracts)
+    version = sched["schedule_version"].to_numpy()
+    latest = latest_versions(code, version, len(contracts))
+    due, valid = day_numbers(sched["due_date"])  # a missing due date is never after as_of
+    after = np.flatnonzero((due > (as_of - date(1970, 1, 1)).days) & valid)
+    after = after[code[after] >= 0]
     after = after[version[after] == latest[code[after]]]
-    # months after as_of's month, computed on those rows only (numpy's day → month conversion is not cheap)
-    month = due[after].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) - \
-        np.datetime64(as_of, "M").astype(np.int64)
-    after, month = after[month >= 1], month[month >= 1]
-    return pd.DataFrame({"code": code[after].astype(np.int64), "month": month,
-                         "principal_cents": sched["principal_due"].to_numpy()[after].astype(np.int64)})
+    month = _month_index(due[after], as_of)
+    keep = month >= 1
+    after, month = after[keep], month[keep]
+    principal = sched["principal_due"]
+    principal = (principal.fillna(0) if principal.hasnans else principal).to_numpy(dtype=np.int64)
+    return pd.DataFrame({"code": code[after], "month": month, "principal_cents": principal[after]}, copy=False)
 
 
-def _dates(column: pd.Series) -> pd.Series:
-    return pd.to_datetime(column)
+def _codes_of(contract_ids: pd.Series, contracts: pd.DataFrame) -> np.ndarray:
+    """Each row's contract code (position in `contracts`), −1 for a contract without terms."""
+    known = pa.array(contracts["contract_id"], type=pa.string(), from_pandas=True)
+    return contract_codes(contract_ids, known)
 
 
-def _collateral(collateral: pd.DataFrame, codes: pd.Series, as_of: date) -> pd.DataFrame:
-    """Latest appraisal at `as_of` of each collateral item, per contract code."""
+def _by_contract(code: np.ndarray, kind: pd.Series, cents: np.ndarray) -> np.ndarray:
+    """Row order by (contract, type, amount): within a contract, as (contract_id, type, amount) sorts them
+    (the sums over a contract's items run in this order); contracts by code."""
+    types = pd.Categorical(kind)  # categories sorted: a type's code orders as its text
+    return np.lexsort((cents, types.codes, code))
+
+
+def _collateral(collateral: pd.DataFrame, contracts: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Latest appraisal at `as_of` of each collateral item, per contract code (see _by_contract for the order)."""
     col = _typed("collateral", collateral,
                  ["collateral_id", "contract_id", "collateral_type", "appraised_value", "valuation_date"])
-    col = col.assign(valuation_date=_dates(col["valuation_date"]))
-    col = col[(col["valuation_date"] <= pd.Timestamp(as_of)).to_numpy(dtype=bool)]
-    latest = col.sort_values(["collateral_id", "valuation_date"]).groupby("collateral_id").tail(1)
-    latest = latest.assign(code=latest["contract_id"].map(codes)).dropna(subset=["code"])
-    latest = latest.sort_values(["contract_id", "collateral_type", "appraised_value"], kind="stable")
-    return pd.DataFrame({"code": latest["code"].to_numpy(dtype=np.int64),
-                         "collateral_type": latest["collateral_type"].to_numpy(dtype=object),
-                         "value_cents": latest["appraised_value"].to_numpy(dtype=np.int64)})
+    day, valid = day_numbers(col["valuation_date"])
+    seen = np.flatnonzero(valid & (day <= (as_of - date(1970, 1, 1)).days))
+    item = pd.factorize(col["collateral_id"].iloc[seen])[0]
+    # the latest valuation of each item: the last row of the item in (item, day) order (a stable sort)
+    order = np.lexsort((day[seen], item))
+    last = order[np.append(item[order][1:] != item[order][:-1], True)] if len(order) else order
+    rows = np.sort(seen[last])
+    code = _codes_of(col["contract_id"].iloc[rows], contracts)
+    rows, code = rows[code >= 0], code[code >= 0]
+    kind = col["collateral_type"].iloc[rows].reset_index(drop=True)
+    value = _amounts(col["appraised_value"].iloc[rows])
+    order = _by_contract(code, kind, value)
+    return pd.DataFrame({"code": code[order], "collateral_type": kind.to_numpy(dtype=object)[order],
+                         "value_cents": value[order]}, copy=False)
 
 
-def _guarantees(guarantors: pd.DataFrame, codes: pd.Series) -> pd.DataFrame:
+def _guarantees(guarantors: pd.DataFrame, contracts: pd.DataFrame) -> pd.DataFrame:
+    """Each guarantee per contract code (see _by_contract for the order)."""
     gua = _typed("guarantors", guarantors, ["contract_id", "guarantee_type", "guaranteed_amount"])
-    gua = gua.assign(code=gua["contract_id"].map(codes)).dropna(subset=["code"])
-    gua = gua.sort_values(["contract_id", "guarantee_type", "guaranteed_amount"], kind="stable")
-    return pd.DataFrame({"code": gua["code"].to_numpy(dtype=np.int64),
-                         "guarantee_type": gua["guarantee_type"].to_numpy(dtype=object),
-                         "amount_cents": gua["guaranteed_amount"].to_numpy(dtype=np.int64)})
+    code = _codes_of(gua["contract_id"], contracts)
+    rows = np.flatnonzero(code >= 0)
+    kind = gua["guarantee_type"].iloc[rows].reset_index(drop=True)
+    amount = _amounts(gua["guaranteed_amount"].iloc[rows])
+    order = _by_contract(code[rows], kind, amount)
+    return pd.DataFrame({"code": code[rows][order], "guarantee_type": kind.to_numpy(dtype=object)[order],
+                         "amount_cents": amount[order]}, copy=False)
 
 
 def inputs_from_extract(extract: Mapping[str, pd.DataFrame], as_of: date,
@@ -305,15 +332,14 @@ def inputs_from_extract(extract: Mapping[str, pd.DataFrame], as_of: date,
     (amounts int64 cents, dates datetime64 / date).
     """
     contracts = _contracts(extract["loans"])
-    codes = pd.Series(np.arange(len(contracts), dtype=np.int64), index=contracts["contract_id"].to_numpy())
     schedule = _schedule(extract["schedules"], contracts, as_of)
     lifetime = np.ones(len(contracts), dtype=np.int64)
     if len(schedule):
         np.maximum.at(lifetime, schedule["code"].to_numpy(), schedule["month"].to_numpy())
     contracts["lifetime_months"] = lifetime
     frames = TermFrames(contracts=contracts, schedule=schedule,
-                        collateral=_collateral(extract["collateral"], codes, as_of),
-                        guarantees=_guarantees(extract["guarantors"], codes))
+                        collateral=_collateral(extract["collateral"], contracts, as_of),
+                        guarantees=_guarantees(extract["guarantors"], contracts))
     return EclInputs(as_of, matrix=matrix, simplified=simplified, frames=frames)
 
 
