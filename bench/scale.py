@@ -83,6 +83,12 @@ def floor_tier(dpd, days: dict[int, int]):
 
 # ---------------------------------------------------------------- project side (child)
 
+def _stage(startup: resource.struct_rusage) -> tuple[float, int]:
+    """(CPU seconds since start-up, peak RSS MiB so far) at the end of a stage."""
+    now = resource.getrusage(resource.RUSAGE_SELF)
+    return _cpu(now) - _cpu(startup), now.ru_maxrss // 1024
+
+
 # The instalment tables' lean form (accepted by plugins/portfolio/typed.py as already typed): the contract id,
 # repeated on every instalment, as a pandas categorical (int32 codes into one list of ids), and the small
 # counts in the narrowest of int8 / int16 / int32 that holds the column's values.
@@ -196,18 +202,18 @@ def project_child(folder: Path, form: str) -> None:
     wall = time.perf_counter()
     cfg = load_config()
     extract = read_frames(folder, "typed") if form == "typed" else text_frames_for_current_project(folder)
-    stamps = {"read": time.perf_counter() - wall}
+    stamps, stages = {"read": time.perf_counter() - wall}, {"read": _stage(startup)}
     book, verdicts, _ = classify_period(extract, AS_OF, cfg.classification, registry.classification_rules())
-    stamps["classify"] = time.perf_counter() - wall
+    stamps["classify"], stages["classify"] = time.perf_counter() - wall, _stage(startup)
     if isinstance(verdicts, pd.DataFrame):  # the verdict frame (engine.VERDICT_COLUMNS)
         tiers = verdicts[["contract_id", "tier"]]
     else:  # a list of Verdict
         tiers = pd.DataFrame({"contract_id": [v.contract_id for v in verdicts], "tier": [v.tier for v in verdicts]})
     frame = book.assign(tier=tiers["tier"].to_numpy())  # the verdicts are in the book's order
     inputs = inputs_from_extract(extract, AS_OF, None, None)
-    stamps["ecl_inputs"] = time.perf_counter() - wall
+    stamps["ecl_inputs"], stages["ecl_inputs"] = time.perf_counter() - wall, _stage(startup)
     frame = provisioned_book(frame, inputs, cfg)
-    stamps["provision"] = time.perf_counter() - wall
+    stamps["provision"], stages["provision"] = time.perf_counter() - wall, _stage(startup)
     done = resource.getrusage(resource.RUSAGE_SELF)
 
     # Not measured: the figures to compare with the baseline.
@@ -223,7 +229,7 @@ def project_child(folder: Path, form: str) -> None:
     frame[["contract_id", "dpd", "balance_cents", "overdue_principal_cents"]].to_parquet(folder / "project_loans.parquet")
     result = {
         "cpu_s": _cpu(done) - _cpu(startup), "startup_cpu_s": _cpu(startup), "maxrss_kib": done.ru_maxrss,
-        "wall_s": time.perf_counter() - wall, "stamps": stamps, "form": form,
+        "wall_s": time.perf_counter() - wall, "stamps": stamps, "steps": stages, "form": form,
         "bands": {int(t): {k: int(v) for k, v in r.items()} for t, r in bands.iterrows()},
         "final_tiers": {int(t): {k: int(v) for k, v in r.items()} for t, r in final.iterrows()},
         "below_floor": int((frame["tier"] < frame["floor_tier"]).sum()),
@@ -424,6 +430,12 @@ def main() -> None:
         log(f"project side: {project['cpu_s']:.2f} CPU s ({project['wall_s']:.1f}s wall, start-up "
             f"{project['startup_cpu_s']:.2f} CPU s not counted), peak RSS {project['maxrss_kib'] // 1024} MiB; "
             f"wall at " + ", ".join(f"{k} {v:.1f}s" for k, v in project["stamps"].items()))
+        done, previous = project.get("steps", {}), 0.0
+        steps = []
+        for name, (cpu, rss) in done.items():
+            steps.append(f"{name} {cpu - previous:.1f} CPU s (peak RSS so far {rss} MiB)")
+            previous = cpu
+        log("project side by step: " + ", ".join(steps))
     log("baseline: DuckDB, bench/baselines/dpd_floors_2002.sql …")
     baseline, b_cpu, _, b_failure = run_child(["--child", "baseline", "--data", str(folder),
                                                "--params", json.dumps(params)], a.timeout)

@@ -168,20 +168,24 @@ def _days(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def latest_versions(code: np.ndarray, version: np.ndarray, contracts: int, kind: type = np.int64) -> np.ndarray:
-    """The highest schedule_version of each contract code 0 … contracts − 1 (the schedule in force); the
-    smallest `kind` value for a code with no schedule. Rows with code −1 (no loan) are left out."""
-    latest = np.full(max(contracts, 1), np.iinfo(kind).min, dtype=kind)
+    """The highest schedule_version of each contract code 0 … contracts − 1 (the schedule in force); the lowest
+    version found for a code with no schedule rows (no row of it is looked up against it). Rows with code −1
+    (no loan) are left out."""
     if not len(version):
-        return latest
+        return np.full(max(contracts, 1), np.iinfo(kind).min, dtype=kind)
     known = code >= 0
     if not known.all():
         code, version = code[known], version[known]
     low, high = (int(version.min()), int(version.max())) if len(version) else (0, -1)
+    # Every code starts at the lowest version, and only rows of a higher version are written: at bank scale
+    # nearly every instalment is of version 1, so this touches the few restructured schedules only.
+    latest = np.full(max(contracts, 1), low, dtype=kind)
     if high - low < 16:  # a few versions: each assigned in turn, the highest last (far cheaper than maximum.at)
-        for value in range(low, high + 1):
+        for value in range(low + 1, high + 1):
             latest[code[version == value]] = value
     else:
-        np.maximum.at(latest, code, version.astype(kind, copy=False))
+        higher = version > low
+        np.maximum.at(latest, code[higher], version[higher].astype(kind, copy=False))
     return latest
 
 
@@ -205,7 +209,7 @@ def day_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _now_status(schedules: pa.Table, payments: pa.Table, contracts: int,
-                as_of: date) -> tuple[pa.Table, pa.Table] | None:
+                as_of: date, observation: tuple[int, int] = (10**6, 10**6)) -> pa.Table | None:
     """The relations `now_by_contract` and `now_with_late` of _status_sql (cutoff left out), in numpy.
 
     `schedules` and `payments` are the registered tables keyed by `code` (0 … contracts − 1). Exactly the
@@ -233,20 +237,25 @@ def _now_status(schedules: pa.Table, payments: pa.Table, contracts: int,
                                 and int(s_ver.max()) <= np.iinfo(np.int32).max)
     latest = latest_versions(s_code, s_ver, contracts, np.int32 if small else np.int64)
     due_day, due_valid = s_due
-    due = np.flatnonzero((s_ver == latest[s_code]) & due_valid & (due_day <= cutoff))
+    # Row positions and keys in int32 when they fit: the arrays below have one element per instalment due
+    # (tens of millions at bank scale), and half the bytes is half the memory traffic.
+    rows = np.int32 if max(len(s_code), len(p_code)) < 2**31 else np.int64
+    due = np.flatnonzero((s_ver == latest[s_code]) & due_valid & (due_day <= cutoff)).astype(rows)
     if len(due) == 0:
         return None
-    inst = s_inst[due].astype(np.int64)
+    inst = s_inst[due]
     low, high = int(inst.min()), int(inst.max())
     span = high - low + 1
     if contracts * span >= 2**62:
         return None
+    wide = np.int32 if contracts * span < 2**31 else np.int64
     # one version in force per code: (code, instalment_no) names an instalment of it
-    key = s_code[due].astype(np.int64) * span + (inst - low)
+    key = s_code[due].astype(wide) * span + (inst.astype(wide) - low)
+    del inst
     paid_day, paid_valid = p_day
     mine = np.flatnonzero(paid_valid & (paid_day <= cutoff) & (p_ver == latest[p_code])
-                          & (p_inst >= low) & (p_inst <= high))
-    pay_key = p_code[mine].astype(np.int64) * span + (p_inst[mine].astype(np.int64) - low)
+                          & (p_inst >= low) & (p_inst <= high)).astype(rows)
+    pay_key = p_code[mine].astype(wide) * span + (p_inst[mine].astype(wide) - low)
     if len(pay_key) > 1 and (pay_key[1:] < pay_key[:-1]).any():  # payments not in instalment order
         order = np.argsort(pay_key, kind="stable")
         mine, pay_key = mine[order], pay_key[order]
@@ -254,14 +263,12 @@ def _now_status(schedules: pa.Table, payments: pa.Table, contracts: int,
     principal_paid = np.zeros(len(due), dtype=np.int64)
     interest_paid = np.zeros(len(due), dtype=np.int64)
     matched = np.zeros(len(due), dtype=bool)
-    last_paid = np.zeros(len(due), dtype=np.int64)
+    last_paid = np.zeros(len(due), dtype=np.int32)
     if len(pay_key):
         starts = np.flatnonzero(np.concatenate(([True], pay_key[1:] != pay_key[:-1])))
         keys = pay_key[starts]
-        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-        matched = keys[at] == key
-        hit = at[matched]
-        del keys, at, pay_key
+        hit, matched = _lookup(keys, key, contracts * span)
+        del keys, pay_key
         if len(starts) == len(mine):  # one payment per instalment: nothing to sum
             principal_paid[matched] = p_pp[mine[hit]]
             interest_paid[matched] = p_ip[mine[hit]]
@@ -285,50 +292,123 @@ def _now_status(schedules: pa.Table, payments: pa.Table, contracts: int,
         overdue_principal, overdue_interest = overdue_principal[order], overdue_interest[order]
         settled, on_time = settled[order], on_time[order]
     starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
-    day = due_day.astype(np.int64)
-    never = np.int64(2**40)  # after every date: a filtered min/max over no instalment
+    day = due_day.astype(np.int32, copy=False)
+    never = np.int32(np.iinfo(np.int32).max)  # after every date: a filtered min/max over no instalment
     oldest_unpaid = np.minimum.reduceat(np.where(settled, never, day), starts)
     last_late = np.maximum.reduceat(np.where(on_time, -never, day), starts)
     has_unpaid, has_late = oldest_unpaid != never, last_late != -never
+    # the instalments of the contracts with a late one: the on-time runs between late instalments
+    counts = np.diff(np.append(starts, len(code)))
+    late_rows = np.flatnonzero(np.repeat(has_late, counts))
+    late_code, late_day, late_inst = code[late_rows], day[late_rows], s_inst[due[late_rows]]
+    late_on_time = on_time[late_rows]
+    # in due date and instalment order within a code (now_ordered's order)
+    same = late_code[1:] == late_code[:-1]
+    ordered = ((late_code[1:] > late_code[:-1]) | (same & ((late_day[1:] > late_day[:-1]) | (
+        (late_day[1:] == late_day[:-1]) & (late_inst[1:] >= late_inst[:-1]))))).all()
+    if not ordered:
+        order = np.lexsort((late_inst, late_day, late_code))
+        late_code, late_day, late_on_time = late_code[order], late_day[order], late_on_time[order]
+    first_due = np.minimum.reduceat(day, starts)
+    on_time_count = np.add.reduceat(on_time.astype(np.int64), starts)
+    position = np.full(max(contracts, 1), -1, dtype=np.int64)  # code → row of by_contract
+    position[code[starts]] = np.arange(len(starts))
+    min_periods, min_months = observation
+    on_time_periods, observation_met = _observation(
+        late_code, late_day, late_on_time, position, first_due, on_time_count, has_late,
+        np.where(has_late, last_late, 0), cutoff, min_periods, min_months)
 
     def dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
         return pa.array(days.astype(np.int32), mask=None if valid is None else ~valid).cast(pa.date32())
 
-    by_contract = pa.table({
+    return pa.table({
         "code": pa.array(code[starts]),
         "oldest_unpaid_due": dates(np.where(has_unpaid, oldest_unpaid, 0), has_unpaid),
         # settled instalments owe nothing: the sums over all instalments are the sums over the unsettled
         "overdue_principal_cents": pa.array(np.add.reduceat(overdue_principal, starts)),
         "overdue_interest_cents": pa.array(np.add.reduceat(overdue_interest, starts)),
         "settled_periods": pa.array(np.add.reduceat(settled.astype(np.int64), starts)),
-        "on_time_count": pa.array(np.add.reduceat(on_time.astype(np.int64), starts)),
+        "on_time_count": pa.array(on_time_count),
         "last_late_due": dates(np.where(has_late, last_late, 0), has_late),
-        "first_due_in_force": dates(np.minimum.reduceat(day, starts)),
-        "dpd": pa.array(np.where(has_unpaid, cutoff - oldest_unpaid, 0)),
+        "first_due_in_force": dates(first_due),
+        "dpd": pa.array(np.where(has_unpaid, cutoff - oldest_unpaid.astype(np.int64), 0)),
+        "on_time_periods": pa.array(on_time_periods),
+        "observation_met": pa.array(observation_met),
     })
-    # the instalments of the contracts with a late one (now_with_late)
-    counts = np.diff(np.append(starts, len(code)))
-    late_rows = np.flatnonzero(np.repeat(has_late, counts))
-    late_code, late_day, late_inst = code[late_rows], day[late_rows], s_inst[due[late_rows]]
-    late_on_time, late_last = on_time[late_rows], np.repeat(last_late, counts)[late_rows]
-    # now_ordered's running count of late instalments per code, by due date and instalment number
-    same = late_code[1:] == late_code[:-1]
-    ordered = ((late_code[1:] > late_code[:-1]) | (same & ((late_day[1:] > late_day[:-1]) | (
-        (late_day[1:] == late_day[:-1]) & (late_inst[1:] >= late_inst[:-1]))))).all()
-    if not ordered:
-        order = np.lexsort((late_inst, late_day, late_code))
-        late_code, late_day, late_inst = late_code[order], late_day[order], late_inst[order]
-        late_on_time, late_last = late_on_time[order], late_last[order]
-        same = late_code[1:] == late_code[:-1]
-    late = (~late_on_time).astype(np.int64)
+
+
+# A dense key → position table up to this many keys (int32: 256 MiB); beyond it, a binary search.
+_DENSE_KEYS = 2**26
+
+
+def _lookup(keys: np.ndarray, wanted: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `keys` of each wanted key that is there, whether each wanted key is there); `keys`
+    sorted and distinct, every key in [0, key_space). A dense table when the key space is small enough
+    (one random access per key), else a binary search."""
+    if key_space <= _DENSE_KEYS and len(keys) < 2**31:
+        table = np.full(key_space, -1, dtype=np.int32)
+        table[keys] = np.arange(len(keys), dtype=np.int32)
+        at = table[wanted]
+        del table
+        matched = at >= 0
+        return at[matched], matched
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    matched = keys[at] == wanted
+    return at[matched], matched
+
+
+def _months_between_days(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """_MONTHS_BETWEEN on day numbers: whole months from start to end (a month not complete on its day does
+    not count)."""
+    start_m = start.astype("datetime64[D]").astype("datetime64[M]")
+    end_m = end.astype("datetime64[D]").astype("datetime64[M]")
+    start_day = start - start_m.astype("datetime64[D]").astype(np.int64)
+    end_day = end - end_m.astype("datetime64[D]").astype(np.int64)
+    return (end_m.astype(np.int64) - start_m.astype(np.int64)) - (end_day < start_day)
+
+
+def _observation(late_code: np.ndarray, late_day: np.ndarray, late_on_time: np.ndarray, position: np.ndarray,
+                 first_due: np.ndarray, on_time_count: np.ndarray, has_late: np.ndarray, last_late: np.ndarray,
+                 cutoff: int, min_periods: int, min_months: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per contract (rows of by_contract): on-time periods since the last late instalment, and whether the
+    restructuring observation was met — exactly _OBSERVATION_SQL and {prefix}_on_time of _PER_CONTRACT_SQL.
+
+    A contract without a late instalment is one run to the cut-off. Otherwise its on-time instalments form
+    runs between late ones (the instalments `late_*`, in due order within a code); a run that reached
+    min_periods and lasted min_months from the first due date (to the day before the next late instalment,
+    or to the cut-off) meets the observation.
+    """
+    months_to_cutoff = _months_between_days(first_due.astype(np.int64), np.full(len(first_due), cutoff, np.int64))
+    on_time_periods = on_time_count.copy()
+    met = ~has_late & (on_time_count >= min_periods) & (months_to_cutoff >= min_months)
+    if not len(late_code):
+        return on_time_periods, met
+    row = position[late_code]
+    # the on-time rows after each contract's last late instalment
+    after_last = late_on_time & (late_day > last_late[row])
+    on_time_periods[has_late] = 0
+    on_time_periods += np.bincount(row[after_last], minlength=len(on_time_periods))
+    # runs: consecutive on-time rows of one code; a run ends at the next row (a late one of the same code) or
+    # at the code's end (the cut-off)
+    late = ~late_on_time
     so_far = np.cumsum(late)
-    first = np.flatnonzero(np.concatenate(([True], ~same))) if len(late) else np.empty(0, np.int64)
-    so_far -= np.repeat((so_far - late)[first], np.diff(np.append(first, len(late))))
-    with_late = pa.table({
-        "code": pa.array(late_code), "instalment_no": pa.array(late_inst), "due_date": dates(late_day),
-        "on_time": pa.array(late_on_time), "last_late_due": dates(late_last), "late_so_far": pa.array(so_far),
-    })
-    return by_contract, with_late
+    boundary = np.concatenate(([True], (late_code[1:] != late_code[:-1]) | (so_far[1:] != so_far[:-1])))
+    on = np.flatnonzero(late_on_time)
+    if not len(on):
+        return on_time_periods, met
+    run_start = np.flatnonzero(boundary[on] | np.concatenate(([True], on[1:] != on[:-1] + 1)))
+    periods = np.diff(np.append(run_start, len(on)))
+    last_of_run = on[np.append(run_start[1:], len(on)) - 1]
+    run_code = late_code[on[run_start]]
+    following = last_of_run + 1
+    ends_at_late = following < len(late_code)
+    ends_at_late[ends_at_late] &= late_code[following[ends_at_late]] == run_code[ends_at_late]
+    end = np.full(len(run_start), cutoff, dtype=np.int64)
+    end[ends_at_late] = late_day[following[ends_at_late]].astype(np.int64) - 1
+    run_row = position[run_code]
+    run_met = (periods >= min_periods) & (_months_between_days(first_due[run_row].astype(np.int64), end) >= min_months)
+    met[run_row[run_met]] = True
+    return on_time_periods, met
 
 
 
@@ -377,8 +457,7 @@ def _status_sql(prefix: str, schedules: str, payments: str, cutoffs: str | None,
     if status is not None:
         return f"""
 {prefix}_by_contract AS (SELECT *, {cutoff} AS cutoff FROM {status}_by_contract),
-{prefix}_with_late AS (SELECT *, {cutoff} AS cutoff FROM {status}_with_late),""" + \
-            _PER_CONTRACT_SQL[_PER_CONTRACT_SQL.index("-- Consecutive"):].format(prefix=prefix, key=key)
+{prefix}_on_time AS (SELECT {key}, on_time_periods FROM {prefix}_by_contract)"""
     return f"""
 {prefix}_in_force AS (
     SELECT {key}, max(schedule_version) AS schedule_version FROM {schedules} GROUP BY {key}
@@ -478,7 +557,7 @@ now_observation AS (
 _BOOK_TEMPLATE = f"""
 WITH
 @NOW_STATUS@,
-{_OBSERVATION_SQL},
+@OBSERVATION@,
 repaid_since AS (
     SELECT code, sum(principal_paid) AS cents FROM payments
     WHERE paid_date > CAST($as_of AS DATE) GROUP BY code
@@ -515,14 +594,12 @@ LEFT JOIN now_observation AS o USING (code)
 LEFT JOIN before AS r USING (code)
 ORDER BY k.id_rank
 """
-_BOOK_SQL = _BOOK_TEMPLATE.replace("@NOW_STATUS@", _status_sql("now", "schedules", "payments", None, "code"))
-# The same with the instalments' status and its per-contract facts computed by _now_status (now_status_*).
-_ORDERED_SQL = _OBSERVATION_SQL[_OBSERVATION_SQL.index("now_ordered AS ("):_OBSERVATION_SQL.index("now_runs AS (")]
+_BOOK_SQL = _BOOK_TEMPLATE.replace("@NOW_STATUS@", _status_sql("now", "schedules", "payments", None, "code")
+                                  ).replace("@OBSERVATION@", _OBSERVATION_SQL)
+# The same with the instalments' status, on-time periods and observation computed by _now_status.
 _BOOK_STATUS_SQL = _BOOK_TEMPLATE.replace("@NOW_STATUS@", _status_sql("now", "schedules", "payments", None, "code",
                                                                       status="now_status")).replace(
-    _ORDERED_SQL, "now_ordered AS (\n    SELECT code, instalment_no, due_date, on_time, cutoff, late_so_far "
-                  "FROM now_with_late\n),\n")
-assert _ORDERED_SQL in _BOOK_TEMPLATE and _ORDERED_SQL not in _BOOK_STATUS_SQL
+    "@OBSERVATION@", "now_observation AS (SELECT code, observation_met FROM now_by_contract)")
 
 
 # ------------------------------------------------------------------ Arrow → the frames callers know
@@ -628,13 +705,13 @@ def open_book(extract: Mapping[str, pd.DataFrame], as_of: date,
                                      _id_ranks(known)[loan_codes])}
         tables.update({name: _register(con, name, typed[name], columns, contract_codes(typed[name]["contract_id"], known))
                        for name, columns in (("schedules", _SCHEDULE_COLUMNS), ("payments", _PAYMENT_COLUMNS))})
-        status = _now_status(tables["schedules"], tables["payments"], len(known), as_of)
+        status = _now_status(tables["schedules"], tables["payments"], len(known), as_of, (min_periods, min_months))
         del tables
         if status is not None:
-            con.register("now_status_by_contract", status[0])
-            con.register("now_status_with_late", status[1])
-        table = con.sql(_BOOK_SQL if status is None else _BOOK_STATUS_SQL,
-                        params={"as_of": as_of, "min_periods": min_periods, "min_months": min_months}).to_arrow_table()
+            con.register("now_status_by_contract", status)
+        params = {"as_of": as_of} if status is not None else \
+            {"as_of": as_of, "min_periods": min_periods, "min_months": min_months}
+        table = con.sql(_BOOK_SQL if status is None else _BOOK_STATUS_SQL, params=params).to_arrow_table()
     return _book_frame(table)
 
 

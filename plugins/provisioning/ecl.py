@@ -585,8 +585,10 @@ def _pd_tables(curves: dict[int, list[Decimal]], scenarios: Mapping[str, EclScen
 def _segments(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of consecutive segments: each row's segment, its 1-based position in it, and each segment's start."""
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    segment = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    position = np.arange(len(segment), dtype=np.int64) - starts[segment] + 1
+    # int32 where it fits: one element per loan and month of the horizon (tens of millions at bank scale)
+    kind = np.int32 if int(lengths.sum()) < 2**31 else np.int64
+    segment = np.repeat(np.arange(len(lengths), dtype=kind), lengths)
+    position = (np.arange(len(segment), dtype=kind) - starts.astype(kind)[segment] + 1).astype(kind, copy=False)
     return segment, position, starts
 
 
@@ -666,14 +668,15 @@ class _BookMeasurement:
         segment, t, starts = _segments(horizon)
         # scheduled principal of month m lowers EAD from month m + 1: scatter it there, then a running sum
         due = np.zeros(len(segment), dtype=np.int64)
-        sched_code = frames.schedule["code"].to_numpy(dtype=np.int64)
-        sched_month = frames.schedule["month"].to_numpy(dtype=np.int64)
-        sched_cents = frames.schedule["principal_cents"].to_numpy(dtype=np.int64)
+        # the schedule's columns as they are (no widening copy of tens of millions of rows)
+        sched_code = frames.schedule["code"].to_numpy()
+        sched_month = frames.schedule["month"].to_numpy()
+        sched_cents = frames.schedule["principal_cents"].to_numpy()
         codes = self.code[self.lifecycle]
         occurrence = _occurrence(codes)
         for k in range(int(occurrence.max(initial=-1)) + 1):
             mine = np.flatnonzero((occurrence == k) & (codes >= 0))
-            loan_of_code = np.full(len(frames.contracts), -1, dtype=np.int64)
+            loan_of_code = np.full(len(frames.contracts), -1, dtype=np.int32 if len(codes) < 2**31 else np.int64)
             loan_of_code[codes[mine]] = mine
             loan = loan_of_code[sched_code] if len(sched_code) else np.empty(0, dtype=np.int64)
             hit = np.flatnonzero(loan >= 0)
@@ -682,15 +685,23 @@ class _BookMeasurement:
             # a sum, as two instalments may fall due in one month; float64 adds integers exactly below 2**53
             due += np.bincount(starts[loan[inside]] + month[inside], weights=sched_cents[hit[inside]],
                                minlength=len(due)).astype(np.int64)
-        running = np.cumsum(due)
-        scheduled_before = running - running[starts][segment] if len(segment) else running
-        ead = np.maximum(self.balance[self.lifecycle][segment] - scheduled_before, 0).astype(np.float64)
+        running = np.cumsum(due, out=due)  # in place: the scheduled principal up to each month
+        if len(segment):
+            running -= running[starts][segment]
+        # EAD(t) before prepayment, then the row's weight built in place (one float array per row, not four)
+        weight = np.maximum(self.balance[self.lifecycle][segment] - running, 0).astype(np.float64)
+        del running, due
         prepayment = np.array([float((1 - self.cfg.prepayment_monthly_rate) ** max(m - 1, 0))
                                for m in range(self.months + 1)])
-        discount = np.exp(-t * np.log1p(rate[self.lifecycle] / 12)[segment])
+        weight *= prepayment[t]
+        discount = np.log1p(rate[self.lifecycle] / 12)[segment]
+        discount *= -t
+        np.exp(discount, out=discount)
+        weight *= discount
+        del discount
         self.row_loan = segment
-        self.row_key = self.tier[self.lifecycle][segment] * (self.months + 1) + t
-        self.row_weight = prepayment[t] * ead * discount
+        self.row_key = self.tier[self.lifecycle].astype(segment.dtype)[segment] * (self.months + 1) + t
+        self.row_weight = weight
 
     def measure(self, scenarios: Mapping[str, EclScenario] | None = None, shock: Decimal = ZERO) -> pd.DataFrame:
         """The ECL frame (ECL_COLUMNS) of one case."""
