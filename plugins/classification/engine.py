@@ -189,17 +189,22 @@ def _verdict_frame(facts: pd.DataFrame, found: pa.Table, absent_note: str) -> pd
 
 # ------------------------------------------------------------------ debtor-level rules
 
-def _append_finding(verdicts: pd.DataFrame, index: pd.Index, findings: Sequence[Finding], tier: int) -> pd.DataFrame:
-    """The verdict frame with `findings[i]` added to row index[i] and its tier set to `tier`."""
+def _append_findings(verdicts: pd.DataFrame, index: pd.Index, rule: str, describe: pd.Series, as_json: pd.Series,
+                     tier: int) -> pd.DataFrame:
+    """The verdict frame with a finding of `rule` added to the rows `index` (its text `describe` and JSON
+    `as_json` per row, in the order of `index`) and their tier set to `tier`. String columns are joined
+    column-wise, not row by row."""
     if len(index) == 0:
         return verdicts
     verdicts = verdicts.copy()
     rows = verdicts.loc[index]
+    fired, reasons, found = (rows[c].astype(str).reset_index(drop=True) for c in ("rules_fired", "reasons", "reasons_json"))
+    describe, as_json = describe.astype(str).reset_index(drop=True), as_json.astype(str).reset_index(drop=True)
     verdicts.loc[index, "tier"] = tier
-    verdicts.loc[index, "rules_fired"] = [f"{r},{f.rule}" if r else f.rule for r, f in zip(rows["rules_fired"].tolist(), findings)]
-    verdicts.loc[index, "reasons"] = [f"{r}; {f.describe()}" if r else f.describe() for r, f in zip(rows["reasons"].tolist(), findings)]
-    verdicts.loc[index, "reasons_json"] = [j[:-1] + ("," if j != "[]" else "") + f.as_json() + "]"
-                                           for j, f in zip(rows["reasons_json"].tolist(), findings)]
+    verdicts.loc[index, "rules_fired"] = (fired + ("," + rule)).where(fired != "", rule).to_numpy()
+    verdicts.loc[index, "reasons"] = (reasons + "; " + describe).where(reasons != "", describe).to_numpy()
+    opened = found.str.slice(0, -1)
+    verdicts.loc[index, "reasons_json"] = (opened + ("," + as_json).where(found != "[]", as_json) + "]").to_numpy()
     return verdicts
 
 
@@ -219,15 +224,19 @@ def apply_debtor_rule(verdicts: pd.DataFrame, facts: pd.DataFrame, config: Class
                       & (debtors["npl"] * denominator > debtors["total"] * numerator)]
     if debtors.empty:
         return verdicts
-    share = {b: f"{Decimal(int(n)) / Decimal(int(t)):.4f}"
-             for b, n, t in zip(debtors.index.tolist(), debtors["npl"].tolist(), debtors["total"].tolist())}
-    raised = verdicts.index[corporate & facts["borrower_id"].isin(share.keys()).to_numpy()
+    raised = verdicts.index[corporate & facts["borrower_id"].isin(debtors.index).to_numpy()
                             & ~verdicts["tier"].isin(NON_PERFORMING).to_numpy()]
     name, article = DEBTOR_NPL_SHARE
-    findings = [Finding(name, article, 3, {"borrower_id": b, "npl_share": share[b],
-                                            "threshold": str(config.debtor_npl_share)})
-                for b in facts.loc[raised, "borrower_id"].tolist()]
-    return _append_finding(verdicts, raised, findings, 3)
+    # One Finding per debtor (its text and JSON), then mapped onto the debtor's raised claims.
+    texts = {}
+    for b, n, t in zip(debtors.index.tolist(), debtors["npl"].tolist(), debtors["total"].tolist()):
+        finding = Finding(name, article, 3, {"borrower_id": b, "npl_share": f"{Decimal(int(n)) / Decimal(int(t)):.4f}",
+                                             "threshold": str(config.debtor_npl_share)})
+        texts[b] = (finding.describe(), finding.as_json())
+    borrowers = facts.loc[raised, "borrower_id"]
+    describe = borrowers.map({b: d for b, (d, _) in texts.items()})
+    as_json = borrowers.map({b: j for b, (_, j) in texts.items()})
+    return _append_findings(verdicts, raised, name, describe, as_json, 3)
 
 
 # ------------------------------------------------------------------ entry points

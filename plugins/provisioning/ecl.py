@@ -108,7 +108,7 @@ class TermFrames:
 
     def codes(self, contract_ids: pd.Series) -> np.ndarray:
         """Contract code per id, −1 for a contract without terms."""
-        return pd.Index(self.contracts["contract_id"]).get_indexer(pd.Index(contract_ids)).astype(np.int64)
+        return _codes_of(pd.Series(contract_ids), self.contracts).astype(np.int64)
 
     def loan_terms(self, codes: Iterable[int]) -> dict[int, LoanTerms]:
         """LoanTerms of the given contract codes, built in one pass over each table."""
@@ -547,9 +547,10 @@ def _recoveries(frames: TermFrames, cfg: Ecl) -> np.ndarray:
     def add(codes: np.ndarray, types: pd.Series, cents: np.ndarray, share: dict, lags: dict) -> None:
         if not len(codes):
             return
-        # the share and lag of each type from config (small), mapped onto the items
-        f = types.map(share).fillna(share["other"]).to_numpy(dtype=np.float64)
-        lag = types.map(lags).fillna(lags["other"]).to_numpy(dtype=np.float64)
+        # the share and lag of each type from config (small), looked up once per distinct type
+        kind, distinct = pd.factorize(types)
+        f = np.array([share.get(t, share["other"]) for t in distinct], dtype=np.float64)[kind]
+        lag = np.array([lags.get(t, lags["other"]) for t in distinct], dtype=np.float64)[kind]
         discount = np.exp(-lag * np.log1p(rates[codes] / 12))
         total[:] += np.bincount(codes, weights=cents.astype(np.float64) * f * discount, minlength=len(total))
 
@@ -594,7 +595,8 @@ def _segments(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _occurrence(codes: np.ndarray) -> np.ndarray:
     """0 for the first loan of a contract code, 1 for a second one, …: each pass scatters unique codes."""
-    if len(np.unique(codes)) == len(codes):
+    known = codes[codes >= 0]  # rows without terms (−1) are never scattered
+    if not len(known) or np.bincount(known).max() <= 1:
         return np.zeros(len(codes), dtype=np.int64)
     return pd.Series(codes).groupby(codes).cumcount().to_numpy(dtype=np.int64)
 
