@@ -15,19 +15,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
-from pathlib import Path
+from decimal import Decimal
 
-from pipelines import settings
-from plugins.config import ConfigError, PostloanConfig, load_config
+from pipelines import cli_errors as types, settings
+from pipelines.cli_archive import open_archive, register_archive_commands
+from pipelines.cli_backfill import add_parser as add_backfill_parser
+from pipelines.cli_errors import (Parser, UserError, cli_config, guarded, require_object_store,
+                                  require_runnable_month, require_runnable_quarter, require_sample_months)
+from pipelines.cli_extract import register_extract_command
+from plugins.config import PostloanConfig
 
-
-def _config() -> PostloanConfig:
-    return load_config(settings.config_dir())
+# The sub-command modules import pipelines/cli_errors.py (errors, argument types, configuration), not this one.
+_config = cli_config
+_archive = open_archive
 
 
 def _local_s3(cfg: PostloanConfig):
@@ -44,18 +50,68 @@ def _is_loopback(endpoint: str) -> bool:
     return endpoint.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
 
 
+_ENSURED: set[str] = set()  # endpoints already checked in this process
+
+
 def ensure_object_store(cfg: PostloanConfig) -> None:
-    """Start the local SeaweedFS when the endpoint is on loopback and nothing answers there."""
+    """Start the local SeaweedFS when the endpoint is on loopback and nothing answers there; refuse quickly
+    (cli_errors.require_object_store) when a remote endpoint does not answer."""
     from plugins.archive import ObjectStore, s3_settings
 
     s3 = s3_settings(cfg.storage)
+    if s3.endpoint in _ENSURED:
+        return
     if _is_loopback(s3.endpoint):
         server = _local_s3(cfg)
         if server.start():
             print(f"started local S3 (SeaweedFS) on {s3.endpoint}, data in {server.root}")
         else:
             print(f"using the S3 server already answering on {s3.endpoint}")
+    else:
+        require_object_store(s3.endpoint)
     ObjectStore(s3).ensure_buckets()
+    _ENSURED.add(s3.endpoint)
+
+
+def require_delivered(cfg: PostloanConfig, month: str) -> None:
+    """The month's delivery is complete in the inbox (its _READY marker, written last, and the core tables)."""
+    from plugins.archive import ObjectStore, s3_settings
+    from plugins.inbox import READY_MARKER
+
+    store = ObjectStore(s3_settings(cfg.storage))
+    bucket = store.settings.inbox_bucket
+    keys = set(store.list_keys(bucket, f"core/{month}/"))
+    first, last = types.sample_months(cfg)
+    how = (f"`postloan deliver {month}` puts the sample's month there; " if first <= month <= last else "")
+    if not keys:
+        raise UserError(f"month {month} was never delivered: the inbox s3://{bucket} has nothing under core/{month}/; "
+                        f"deliver it first ({how}`postloan archive redeliver {month} --as ROLE --reason WHY` "
+                        "restores an archived delivery)")
+    if f"core/{month}/{READY_MARKER}" not in keys:
+        raise UserError(f"the delivery of {month} is incomplete: s3://{bucket}/core/{month}/{READY_MARKER} (written "
+                        "last, when every file is in) is missing; finish the delivery or deliver the month again")
+    from plugins.portfolio.loanbook import EXTRACT_TABLES
+
+    missing = [t for t in EXTRACT_TABLES if f"core/{month}/{t}.csv" not in keys]
+    if missing:
+        raise UserError(f"the delivery of {month} lacks core tables {', '.join(missing)} (core/{month}/<table>.csv in "
+                        f"s3://{bucket}); deliver them and run the month again")
+
+
+def require_quarter_inputs(cfg: PostloanConfig, label: str) -> None:
+    """The quarterly returns read the quarter-end month's results from the work store: that month was run."""
+    from pipelines.partitions import quarter_end_month, quarter_key
+    from pipelines.resources import WorkStoreIOManager
+    from plugins.archive import ObjectStore, s3_settings
+
+    store = ObjectStore(s3_settings(cfg.storage))
+    month = quarter_end_month(quarter_key(label))
+    layout = WorkStoreIOManager()
+    for asset in ("core_system_extract", "loan_provisions"):
+        if not store.exists(store.settings.work_bucket, layout._key([asset], month)):
+            raise UserError(f"quarter {label} is built from the results of {month}, which was not run ({asset} "
+                            f"{month} is not in s3://{store.settings.work_bucket}): run `postloan run month {month}` "
+                            f"first (or `postloan backfill {month} {month}`)")
 
 
 def deliver_sample(cfg: PostloanConfig, months: list[str]) -> None:
@@ -103,45 +159,111 @@ def run_job(job_name: str, partition_key: str, instance=None):
 
 
 def _check_failures(result) -> list[str]:
-    lines = []
+    """One line per failed asset check: its name, asset, what it checks or found, and its counts."""
+    return [f"check {f['check']} on {f['asset']} failed: {f['description']}" for f in _failed_checks(result)]
+
+
+def _failed_checks(result) -> list[dict]:
+    graph = result.job_def.asset_layer.asset_graph
+    failed = []
     for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                lines.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
-                             f"{evaluation.description or ''}")
-    return lines
+        if event.event_type_value != "ASSET_CHECK_EVALUATION" or event.event_specific_data.passed:
+            continue
+        evaluation = event.event_specific_data
+        description = evaluation.description
+        if not description:  # the check reported no description of its own: say what it checks
+            try:
+                description = graph.get_check_spec(evaluation.asset_check_key).description
+            except Exception:  # noqa: BLE001 - a check outside this job's graph
+                description = None
+        counts = [f"{name}: {len(value.value) if isinstance(value.value, (list, dict)) else value.value}"
+                  for name, value in (evaluation.metadata or {}).items()
+                  if isinstance(getattr(value, "value", None), (int, float, list, dict))
+                  and not isinstance(value.value, bool)][:4]
+        text = " ".join((description or "no description").split())
+        failed.append({"check": evaluation.check_name, "asset": evaluation.asset_key.to_user_string(),
+                       "description": text + (f" ({', '.join(counts)})" if counts else ""),
+                       "severity": str(getattr(evaluation.severity, "value", evaluation.severity))})
+    return failed
+
+
+def _failed_steps(result) -> list[dict]:
+    steps = []
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        message = " ".join(((error.message or "") if error else "").split()) if error else ""
+        steps.append({"step": event.step_key, "error": message[:300]})
+    return steps
+
+
+def _asset_value(result, key: str):
+    try:
+        return result.asset_value(key)
+    except Exception:  # noqa: BLE001 - not materialized in this run (blocked by a failed check, or failed)
+        return None
+
+
+def _summary_data(result, kind: str, period: str) -> dict:
+    """What a run did, for people (`_print_summary`) and scripts (`postloan run ... --json`)."""
+    from plugins.money import yuan
+
+    data: dict = {"job": result.job_def.name, "kind": kind, "period": period, "success": result.success,
+                  "run_id": result.run_id, "published": [], "manifests": [],
+                  "failed_checks": _failed_checks(result), "failed_steps": _failed_steps(result)}
+    if kind == "month":
+        documents = _asset_value(result, "inbox_documents")
+        if documents is not None:
+            bad = documents[documents["status"] != "archived"]
+            data["documents"] = {"archived": int(len(documents) - len(bad)),
+                                 "quarantined": [{"file": r.file_name, "reason": r.reason}
+                                                 for r in bad.itertuples(index=False)]}
+        provisions = _asset_value(result, "loan_provisions")
+        if provisions is not None:
+            from plugins.provisioning import indicators
+
+            ind = indicators(provisions, provisions["booked_provision_cents"], _config().provisioning)
+            data["indicators"] = {"loans": int(ind.loans), "balance_yuan": str(yuan(ind.balance_cents)),
+                                  "npl_ratio": ind.npl_ratio, "provision_coverage": ind.provision_coverage,
+                                  "loan_provision_ratio": ind.loan_provision_ratio}
+        published_assets = ("published_management_report",)
+    else:
+        published_assets = ("published_g11_return", "published_east_extract")
+    for asset_name in published_assets:
+        published = _asset_value(result, asset_name)
+        if published is None:
+            data.setdefault("not_published", []).append(asset_name)
+            continue
+        data["published"] += [{"file": f["file"], "key": f["key"], "sha256": f["sha256"]} for f in published["files"]]
+        data["manifests"].append(published["manifest_key"])
+    return data
+
+
+def _print_summary(data: dict) -> None:
+    print(f"\n== {data['period']} ==")
+    if "documents" in data:
+        docs = data["documents"]
+        print(f"documents archived: {docs['archived']}, quarantined: {len(docs['quarantined'])}")
+        for row in docs["quarantined"]:
+            print(f"  quarantined {row['file']}: {row['reason']}")
+    if "indicators" in data:
+        ind = data["indicators"]
+        print(f"loans: {ind['loans']}, balance: {Decimal(ind['balance_yuan']):,} 元, NPL ratio: {_pct(ind['npl_ratio'])}, "
+              f"provision coverage: {_pct(ind['provision_coverage'])}, "
+              f"loan provision ratio: {_pct(ind['loan_provision_ratio'])}")
+    for f in data["published"]:
+        print(f"published {f['key']}" + (f"  ({data['period']})" if data["kind"] == "quarter" else ""))
+    for key in data["manifests"]:
+        print(f"manifest  {key}")
+    for name in data.get("not_published", []):
+        print(f"{name} for {data['period']} was not published")
+    for f in data["failed_checks"]:
+        print(f"check {f['check']} on {f['asset']} failed: {f['description']}")
+    for f in data["failed_steps"]:
+        print(f"step {f['step']} failed: {f['error']}")
 
 
 def _summary(result, month: str) -> None:
-    from plugins.money import yuan
-
-    outputs = {}
-    for key in ("loan_provisions", "inbox_documents", "published_management_report"):
-        try:
-            outputs[key] = result.asset_value(key)
-        except Exception:  # not materialized in this run (blocked by a failed check)
-            outputs[key] = None
-    provisions, documents, published = (outputs[k] for k in ("loan_provisions", "inbox_documents",
-                                                              "published_management_report"))
-    print(f"\n== {month} ==")
-    if documents is not None:
-        archived = int((documents["status"] == "archived").sum())
-        print(f"documents archived: {archived}, quarantined: {len(documents) - archived}")
-        for row in documents[documents["status"] != "archived"].itertuples(index=False):
-            print(f"  quarantined {row.file_name}: {row.reason}")
-    if provisions is not None:
-        from plugins.provisioning import indicators
-
-        ind = indicators(provisions, provisions["booked_provision_cents"], _config().provisioning)
-        print(f"loans: {ind.loans}, balance: {yuan(ind.balance_cents):,} 元, NPL ratio: {_pct(ind.npl_ratio)}, "
-              f"provision coverage: {_pct(ind.provision_coverage)}, loan provision ratio: {_pct(ind.loan_provision_ratio)}")
-    if published is not None:
-        for f in published["files"]:
-            print(f"published {f['key']}")
-        print(f"manifest  {published['manifest_key']}")
-    for line in _check_failures(result):
-        print(line)
+    _print_summary(_summary_data(result, "month", month))
 
 
 def _pct(value) -> str:
@@ -151,6 +273,8 @@ def _pct(value) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     cfg = _config()
     month = args.month or cfg.sample.end.strftime("%Y-%m")
+    require_sample_months(cfg, [month])
+    require_runnable_month(cfg, month)
     ensure_object_store(cfg)
     deliver_sample(cfg, [month])
     instance = _instance()
@@ -158,16 +282,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _summary(monthly, month)
     ok = monthly.success
     if int(month[5:7]) % 3 == 0:
-        from pipelines.partitions import quarter_key, quarter_label
+        from pipelines.partitions import quarter_key
 
-        key = quarter_key(f"{month[:4]}Q{int(month[5:7]) // 3}")
-        quarterly = run_job("quarterly_regulatory", key, instance)
-        for asset_name in ("published_g11_return", "published_east_extract"):
-            try:
-                for f in quarterly.asset_value(asset_name)["files"]:
-                    print(f"published {f['key']}  ({quarter_label(key)})")
-            except Exception:  # not materialized: blocked by a failed check, named above
-                print(f"{asset_name} for {quarter_label(key)} was not published")
+        label = types.quarter_of_month(month)
+        quarterly = run_job("quarterly_regulatory", quarter_key(label), instance)
+        _print_summary(_summary_data(quarterly, "quarter", label))
         ok = ok and quarterly.success
     print(f"\nDagster runs are in {settings.dagster_home()} — browse them with `make ui`.")
     return 0 if ok else 1
@@ -175,21 +294,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_deliver(args: argparse.Namespace) -> int:
     cfg = _config()
+    require_sample_months(cfg, args.months)  # past the sample's end there is nothing true to deliver
     ensure_object_store(cfg)
     deliver_sample(cfg, args.months)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.partitions import quarter_key
-
     cfg = _config()
-    ensure_object_store(cfg)
     if args.kind == "month":
-        result = run_job("monthly_post_loan", args.period)
-        _summary(result, args.period)
+        require_runnable_month(cfg, args.period)
     else:
-        result = run_job("quarterly_regulatory", quarter_key(args.period))
+        require_runnable_quarter(cfg, args.period)
+    # With --json, stdout carries the summary alone; progress and the run's log go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        ensure_object_store(cfg)
+        if args.kind == "month":
+            require_delivered(cfg, args.period)
+            result = run_job("monthly_post_loan", args.period)
+        else:
+            from pipelines.partitions import quarter_key
+
+            require_quarter_inputs(cfg, args.period)
+            result = run_job("quarterly_regulatory", quarter_key(args.period))
+    data = _summary_data(result, args.kind, args.period)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, default=lambda v: float(v) if isinstance(v, Decimal) else str(v)))
+    else:
+        _print_summary(data)
     return 0 if result.success else 1
 
 
@@ -202,45 +334,6 @@ def cmd_s3(args: argparse.Namespace) -> int:
         print("stopped" if server.stop() else "not started from this state folder")
     else:
         print(("answering on " if server.is_ready() else "not answering on ") + server.settings.endpoint)
-    return 0
-
-
-def _archive():
-    from plugins.archive import Archive, Catalog, ObjectStore, s3_settings
-
-    cfg = _config()
-    return Archive(ObjectStore(s3_settings(cfg.storage)), Catalog(settings.catalog_url(cfg.storage.catalog_url)),
-                   cfg.retention)
-
-
-def cmd_archive(args: argparse.Namespace) -> int:
-    archive = _archive()
-    if args.action == "find":
-        records = archive.catalog.find_documents(borrower_id=args.borrower, contract_id=args.contract,
-                                                 doc_class=args.doc_class, period=args.period, sha256=args.hash,
-                                                 status=args.status)
-        for r in records:
-            print(json.dumps(r.__dict__, ensure_ascii=False))
-        print(f"{len(records)} document(s)", file=sys.stderr)
-    elif args.action == "get":
-        data = archive.fetch(args.hash)
-        ok, _ = archive.verify(args.hash)
-        Path(args.output).write_bytes(data) if args.output else sys.stdout.buffer.write(data)
-        if not ok:
-            print("warning: stored bytes do not match the hash", file=sys.stderr)
-            return 2
-    elif args.action == "verify":
-        ok, actual = archive.verify(args.hash)
-        print(("OK " if ok else "MISMATCH ") + actual)
-        return 0 if ok else 2
-    elif args.action == "inputs":
-        publications = archive.catalog.find_publications(args.report_kind, args.period)
-        if not publications:
-            print(f"no publication of {args.report_kind} for {args.period}", file=sys.stderr)
-            return 1
-        for manifest_key in sorted({p.manifest_key for p in publications}):
-            manifest = archive.manifest(manifest_key)
-            print(json.dumps({"manifest": manifest_key, **manifest}, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -265,55 +358,34 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postloan", description="Post-loan management pipeline (贷后管理).")
+    parser = Parser(prog="postloan", description="Post-loan management pipeline (贷后管理).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the whole month (and quarter) on the bundled sample portfolio")
-    demo.add_argument("--month", help="YYYY-MM (default: the sample's last month)")
+    demo.add_argument("--month", type=types.month, help="YYYY-MM (default: the sample's last month)")
     demo.set_defaults(func=cmd_demo)
 
     deliver = sub.add_parser("deliver", help="deliver sample months into the inbox")
-    deliver.add_argument("months", nargs="+", metavar="YYYY-MM")
+    deliver.add_argument("months", nargs="+", metavar="MONTH", type=types.month, help="YYYY-MM, e.g. 2026-09")
     deliver.set_defaults(func=cmd_deliver)
 
     run = sub.add_parser("run", help="run the monthly or quarterly job for one period")
-    run.add_argument("kind", choices=["month", "quarter"])
-    run.add_argument("period", help="YYYY-MM for a month, YYYYQn for a quarter")
-    run.set_defaults(func=cmd_run)
+    kinds = run.add_subparsers(dest="kind", required=True, metavar="{month,quarter}")
+    for kind, form, period_type in (("month", "YYYY-MM", types.month), ("quarter", "YYYYQn", types.quarter)):
+        one = kinds.add_parser(kind, help=f"run the {kind}ly job for one {kind} ({form})")
+        one.add_argument("period", metavar=kind.upper(), type=period_type,
+                         help="e.g. 2026-09" if kind == "month" else "e.g. 2026Q3 (or 2026-Q3)")
+        one.add_argument("--json", action="store_true",
+                         help="print the run's summary as one JSON object on stdout (progress goes to stderr)")
+        one.set_defaults(func=cmd_run)
 
     s3 = sub.add_parser("s3", help="the local S3 server (SeaweedFS)")
     s3.add_argument("action", choices=["start", "stop", "status"])
     s3.set_defaults(func=cmd_s3)
 
-    archive = sub.add_parser("archive", help="search and verify the document archive")
-    actions = archive.add_subparsers(dest="action", required=True)
-    find = actions.add_parser("find", help="documents by borrower, contract, class, period, hash or status")
-    find.add_argument("--borrower")
-    find.add_argument("--contract")
-    find.add_argument("--class", dest="doc_class")
-    find.add_argument("--period", help="YYYY-MM")
-    find.add_argument("--hash", help="SHA-256 or a prefix of it")
-    find.add_argument("--status", choices=["archived", "quarantined"])
-    get = actions.add_parser("get", help="fetch one document by hash (verified)")
-    get.add_argument("hash")
-    get.add_argument("-o", "--output")
-    verify = actions.add_parser("verify", help="re-hash a stored document against its catalogued hash")
-    verify.add_argument("hash")
-    inputs = actions.add_parser("inputs", help="what a published report was built from (its manifest)")
-    inputs.add_argument("report_kind", choices=["management_report", "regulatory_return"])
-    inputs.add_argument("period", help="YYYY-MM, or YYYYQn for a regulatory return")
-    archive.set_defaults(func=cmd_archive)
-    from pipelines.cli_archive import register_archive_commands  # holds, audit, bundles, access log
-
-    register_archive_commands(actions)
-
-    from pipelines.cli_backfill import add_parser as add_backfill_parser  # postloan backfill START END
-
-    add_backfill_parser(sub)
-
-    from pipelines.cli_extract import register_extract_command  # postloan extract PATH.pdf
-
-    register_extract_command(sub)
+    register_archive_commands(sub)  # postloan archive find|get|verify|inputs|hold|... (pipelines/cli_archive.py)
+    add_backfill_parser(sub)  # postloan backfill START END (pipelines/cli_backfill.py)
+    register_extract_command(sub)  # postloan extract PATH.pdf (pipelines/cli_extract.py)
 
     config = sub.add_parser("config", help="validate the configuration")
     config.add_argument("action", choices=["check"])
@@ -322,14 +394,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error is one line on stderr (`postloan: error: …`) and exit code 2."""
     # pypdf logs recoverable damage of quarantined files; the quarantine reason already says it.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    args = build_parser().parse_args(argv)
-    try:
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)
         return args.func(args)
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+
+    return guarded(body)
 
 
 if __name__ == "__main__":

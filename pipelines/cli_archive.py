@@ -1,8 +1,11 @@
-"""`postloan archive ...`: holds, retention, audit, catalog rebuild, audit bundles and the access log.
+"""`postloan archive ...`: find, get, verify, inputs; holds, retention, audit, catalog rebuild, audit bundles
+and the access log.
 
 Every command that reads or changes the archive runs as a person (--user, default $POSTLOAN_USER or the
 login name) in a role (--as, config/access.yaml) for a reason (--reason), and is written to the
-append-only access log. `verify-bundle` needs nothing but the file.
+append-only access log. `verify-bundle` needs nothing but the file. A hash is a document's or a published
+report's SHA-256, a unique prefix of it (the demo prints 12 digits), or the s3:// URL printed for it.
+Errors are pipelines/cli_errors.py's: one line, exit code 2.
 """
 from __future__ import annotations
 
@@ -15,33 +18,73 @@ from dataclasses import asdict
 from datetime import datetime, time, timezone
 from pathlib import Path
 
+from pipelines import cli_errors as types
+from pipelines.cli_errors import UserError, cli_config, require_object_store
+
 # Defaults for the commands that predate access control (find, get, verify, inputs), so scripts keep
 # working: they run as $POSTLOAN_ROLE (else data_engineer, who sees identifiers masked) and are logged.
 DEFAULT_ROLE = os.environ.get("POSTLOAN_ROLE", "data_engineer")
 DEFAULT_REASON = "command line lookup (no reason given)"
+REPORT_KINDS = ("management_report", "regulatory_return")
+
+
+def open_archive():
+    """The archive of config/storage.yaml (and its environment overrides), once its object store answers."""
+    from pipelines import settings
+    from plugins.archive import Archive, Catalog, ObjectStore, s3_settings
+
+    cfg = cli_config()
+    s3 = s3_settings(cfg.storage)
+    require_object_store(s3.endpoint)
+    return Archive(ObjectStore(s3), Catalog(settings.catalog_url(cfg.storage.catalog_url)), cfg.retention)
 
 
 def _identity(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--as", dest="role", required=required, default=None if required else DEFAULT_ROLE,
-                        help="role from config/access.yaml")
+                        type=types.role, help="role from config/access.yaml")
     parser.add_argument("--reason", required=required, default=None if required else DEFAULT_REASON,
                         help="why (recorded in the access log)")
     parser.add_argument("--user", default=os.environ.get("POSTLOAN_USER") or getpass.getuser(),
                         help="who (default: $POSTLOAN_USER or the login name)")
 
 
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="for scripts: JSON on stdout (one object a line), no summary line on stderr")
+
+
 def _scope(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--hash", help="one document (SHA-256 or a unique prefix)")
+    group.add_argument("--hash", type=types.sha256_prefix, help="one document (SHA-256 or a unique prefix)")
     group.add_argument("--contract", help="every document of a contract")
     group.add_argument("--borrower", help="every document of a borrower")
 
 
-def register_archive_commands(actions: argparse._SubParsersAction) -> None:
-    """Add the audit-archive subcommands to `postloan archive`, and logging to the older ones."""
-    for name in ("find", "get", "verify", "inputs"):
-        _identity(actions.choices[name], required=False)
-        actions.choices[name].set_defaults(func=cmd_logged_lookup)
+def register_archive_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `postloan archive` and its subcommands to the top-level command line (pipelines/cli.py)."""
+    archive = sub.add_parser("archive", help="search, fetch and verify the archive; holds, audits, bundles, log")
+    actions = archive.add_subparsers(dest="action", required=True)
+    find = actions.add_parser("find", help="documents by borrower, contract, class, period, hash or status "
+                                           "(JSON lines)")
+    find.add_argument("--borrower")
+    find.add_argument("--contract")
+    find.add_argument("--class", dest="doc_class")
+    find.add_argument("--period", type=types.month, help="YYYY-MM")
+    find.add_argument("--hash", type=types.hex_prefix, help="SHA-256 or a prefix of it")
+    find.add_argument("--status", choices=["archived", "quarantined"])
+    get = actions.add_parser("get", help="fetch one document or published report by hash (verified)")
+    get.add_argument("hash", type=types.sha256_prefix,
+                     help="SHA-256, a unique prefix (the demo prints 12 digits), or the s3:// URL printed for it")
+    get.add_argument("-o", "--output", type=types.output_file, help="write here (default: stdout)")
+    verify = actions.add_parser("verify", help="re-hash a stored document or report against its catalogued hash")
+    verify.add_argument("hash", type=types.sha256_prefix)
+    inputs = actions.add_parser("inputs", help="what a published report was built from (its manifest)")
+    inputs.add_argument("report_kind", choices=REPORT_KINDS)
+    inputs.add_argument("period", type=types.month_or_quarter, help="YYYY-MM, or YYYYQn for a regulatory return")
+    for parser in (find, get, verify, inputs):
+        _identity(parser, required=False)
+        _json_flag(parser)
+        parser.set_defaults(func=cmd_logged_lookup)
 
     hold = actions.add_parser("hold", help="place a legal hold (litigation 诉讼, disposal 处置)")
     hold.add_argument("--kind", required=True, help="litigation | disposal (retention.yaml hold_kinds)")
@@ -50,17 +93,20 @@ def register_archive_commands(actions: argparse._SubParsersAction) -> None:
     release.add_argument("hold_id")
     holds = actions.add_parser("holds", help="list legal holds")
     holds.add_argument("--active", action="store_true")
+    _json_flag(holds)
     extend = actions.add_parser("extend", help="extend retention (shortening is refused)")
     _scope(extend)
-    extend.add_argument("--until", required=True, help="new retain-until date, YYYY-MM-DD (UTC midnight)")
+    extend.add_argument("--until", required=True, type=types.day,
+                        help="new retain-until date, YYYY-MM-DD (UTC midnight)")
     audit = actions.add_parser("audit", help="integrity audit: re-hash objects, report mismatch/missing/orphan")
     audit.add_argument("--sample", action="store_true", help="a random sample instead of every object")
-    audit.add_argument("--confidence", type=float, help="sample: default from retention.yaml")
-    audit.add_argument("--rate", type=float, help="sample: corruption rate to detect; default from retention.yaml")
-    audit.add_argument("--max-objects", type=int, help="stop after this many (resume with a later run)")
+    audit.add_argument("--confidence", type=types.fraction, help="sample: default from retention.yaml")
+    audit.add_argument("--rate", type=types.fraction,
+                       help="sample: corruption rate to detect; default from retention.yaml")
+    audit.add_argument("--max-objects", type=types.positive_int, help="stop after this many (resume with a later run)")
     audit.add_argument("--restart", action="store_true", help="start afresh instead of resuming an unfinished audit")
     rebuild = actions.add_parser("rebuild-catalog", help="rebuild a catalog from the object store alone")
-    rebuild.add_argument("--into", required=True, help="SQLAlchemy URL of an empty catalog to fill")
+    rebuild.add_argument("--into", required=True, type=types.catalog_url, help="SQLAlchemy URL of an empty catalog to fill")
     rebuild.add_argument("--compare", action="store_true", help="then compare it with the live catalog")
     bundle = actions.add_parser("bundle", help="export an audit bundle (zip with a manifest)")
     group = bundle.add_mutually_exclusive_group(required=True)
@@ -68,22 +114,24 @@ def register_archive_commands(actions: argparse._SubParsersAction) -> None:
     group.add_argument("--borrower")
     group.add_argument("--return", dest="report", nargs=2, metavar=("KIND", "PERIOD"),
                        help="e.g. regulatory_return 2026Q3")
-    bundle.add_argument("-o", "--output", required=True)
+    bundle.add_argument("-o", "--output", required=True, type=types.output_file)
     verify_bundle = actions.add_parser("verify-bundle", help="verify an audit bundle offline (no server)")
-    verify_bundle.add_argument("file")
+    verify_bundle.add_argument("file", type=types.existing_file)
     verify_bundle.set_defaults(func=cmd_verify_bundle)
     restore = actions.add_parser("restore-config",
                                  help="restore the config/ folder a report was made with (its manifest's "
                                       "configuration input) into a new folder")
-    restore.add_argument("hash", help="SHA-256 (or unique prefix) of the archived config_snapshot.json")
-    restore.add_argument("--into", required=True, help="a new or empty folder")
+    restore.add_argument("hash", type=types.sha256_prefix,
+                         help="SHA-256 (or unique prefix) of the archived config_snapshot.json")
+    restore.add_argument("--into", required=True, type=types.new_folder, help="a new or empty folder")
     redeliver = actions.add_parser("redeliver", help="put a month's delivery back into the inbox from the "
                                                      "archive alone (to re-run the month)")
-    redeliver.add_argument("period", metavar="YYYY-MM")
+    redeliver.add_argument("period", metavar="MONTH", type=types.month, help="YYYY-MM")
     log = actions.add_parser("log", help="read, verify or export the access log")
     log.add_argument("--actor")
     log.add_argument("--target")
     log.add_argument("--export", action="store_true", help="archive the entries not yet exported")
+    _json_flag(log)
     for parser, func in ((hold, cmd_hold), (release, cmd_release), (holds, cmd_holds), (extend, cmd_extend),
                          (audit, cmd_audit), (rebuild, cmd_rebuild), (bundle, cmd_bundle), (log, cmd_log),
                          (restore, cmd_restore_config), (redeliver, cmd_redeliver)):
@@ -92,232 +140,308 @@ def register_archive_commands(actions: argparse._SubParsersAction) -> None:
 
 
 def _session(args: argparse.Namespace):
-    from pipelines.cli import _archive, _config
     from plugins.archive.access import AccessPolicy, ArchiveSession
 
-    return ArchiveSession(_archive(), AccessPolicy(_config().access), args.user, args.role, args.reason)
+    return ArchiveSession(open_archive(), AccessPolicy(cli_config().access), args.user, args.role, args.reason)
 
 
-def _guarded(run):
-    """Run a command body; access refusals and domain errors become a message and exit code 2."""
-    from plugins.archive.access import AccessDenied
-    from plugins.archive.archive import RetentionShorteningError
-    from plugins.archive.holds import HoldError
+def resolve(archive, text: str):
+    """The one catalogued file `text` names: (sha256, DocumentRecord or None, PublicationRecord or None).
 
-    try:
-        return run()
-    except (AccessDenied, RetentionShorteningError, HoldError, LookupError) as exc:
-        print(f"refused: {exc}" if not str(exc).startswith("refused") else str(exc), file=sys.stderr)
-        return 2
+    `text` is a full SHA-256, a unique prefix (documents and published reports are looked up alike: reports
+    are catalogued apart from documents), or an s3:// URL the pipeline printed."""
+    if text.startswith("s3://"):
+        return _resolve_url(archive, text)
+    documents = archive.catalog.find_documents(sha256=text)
+    reports = archive.catalog.publications_by_hash(text)
+    digests = sorted({d.sha256 for d in documents} | {r.sha256 for r in reports})
+    if not digests:
+        raise UserError(f"no archived document or published report has a hash starting {text}: look documents up "
+                        f"with `postloan archive find --hash {text[:12]}`, reports with `postloan archive inputs "
+                        "KIND PERIOD`")
+    if len(digests) > 1:
+        shown = ", ".join(d[:len(text) + 4] + "…" for d in digests[:3])
+        raise UserError(f"hash prefix {text} is ambiguous: {len(digests)} archived files start with it ({shown}"
+                        f"{', …' if len(digests) > 3 else ''}); give more digits")
+    digest = digests[0]
+    document = next((d for d in documents if d.sha256 == digest), None)
+    return digest, document, None if document else next(r for r in reports if r.sha256 == digest)
+
+
+def _resolve_url(archive, url: str):
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if bucket != archive.bucket:
+        raise UserError(f"{url} is not in the archive bucket {archive.bucket}; give a URL under "
+                        f"s3://{archive.bucket}/ or the file's hash")
+    parts = key.removeprefix(archive.root).split("/")
+    if parts[0] == "reports" and len(parts) >= 5:
+        matches = [r for r in archive.catalog.publications_by_hash(parts[3].lower()) if r.object_key == key]
+        if matches:
+            return matches[0].sha256, None, matches[0]
+    elif parts[0] in ("documents", "quarantine"):
+        digest = parts[-1].split(".")[0].lower()
+        document = archive.catalog.document(digest)
+        if document is not None and document.object_key == key:
+            return digest, document, None
+    elif parts[0] == "manifests":
+        raise UserError(f"{url} is a report's manifest: print it with `postloan archive inputs KIND PERIOD`")
+    raise UserError(f"the catalog has no archived file at {url}; look it up by hash instead")
+
+
+def _document(archive, text: str):
+    """A catalogued document (holds, retention and restores apply to documents, not to published reports)."""
+    digest, document, report = resolve(archive, text)
+    if document is None:
+        raise UserError(f"{text} is the published report {report.report_kind}/{report.period}/{report.file_name}; "
+                        "this command takes a document's hash (`postloan archive find`)")
+    return document
+
+
+def _read(session, text: str, action: str) -> tuple[str, str, str, bytes, str]:
+    """(sha256, kind, name, stored bytes, their SHA-256) of the document or report `text` names; the role is
+    checked and the read logged (`get` or `verify`), as the session does for documents."""
+    from plugins.archive import sha256_hex
+
+    archive = session.archive
+    digest, document, report = resolve(archive, text)
+    if document is not None:
+        if action == "get":
+            data = session.get(digest)
+            return digest, "document", document.original_name or "", data, sha256_hex(data)
+        ok, actual = session.verify(digest)
+        return digest, "document", document.original_name or "", b"", actual
+    session.require(action, digest)
+    data = archive.store.get(archive.bucket, report.object_key, report.version_id)
+    actual = sha256_hex(data)
+    session.log(action, digest, {"object_key": report.object_key, "version_id": report.version_id,
+                                 "report": f"{report.report_kind}/{report.period}/{report.file_name}",
+                                 "bytes": len(data), "hash_ok": actual == digest})
+    return digest, "report", report.file_name, data, actual
 
 
 def cmd_logged_lookup(args: argparse.Namespace) -> int:
-    def run() -> int:
-        session = _session(args)
-        if args.action == "find":
-            rows = session.find(borrower_id=args.borrower, contract_id=args.contract, doc_class=args.doc_class,
-                                period=args.period, sha256=args.hash, status=args.status)
-            for row in rows:
-                print(json.dumps(row, ensure_ascii=False))
+    if args.action == "get" and args.json and not args.output:
+        raise UserError("archive get --json needs -o FILE: without it the file's bytes are what goes to stdout")
+    if args.action == "get" and not args.output and sys.stdout.isatty():
+        raise UserError("refusing to write the file's bytes to the terminal: add -o FILE, or redirect stdout")
+    session = _session(args)
+    if args.action == "find":
+        rows = session.find(borrower_id=args.borrower, contract_id=args.contract, doc_class=args.doc_class,
+                            period=args.period, sha256=args.hash, status=args.status)
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        if not args.json:
             print(f"{len(rows)} document(s)", file=sys.stderr)
-            return 0
-        if args.action == "get":
-            data = session.get(args.hash)
-            from plugins.archive import sha256_hex
-
-            ok = sha256_hex(data) == session.archive._record(args.hash).sha256
-            Path(args.output).write_bytes(data) if args.output else sys.stdout.buffer.write(data)
-            if not ok:
-                print("warning: stored bytes do not match the hash", file=sys.stderr)
-                return 2
-            return 0
-        if args.action == "verify":
-            ok, actual = session.verify(args.hash)
+        return 0
+    if args.action == "get":
+        digest, kind, name, data, actual = _read(session, args.hash, "get")
+        ok = actual == digest
+        Path(args.output).write_bytes(data) if args.output else sys.stdout.buffer.write(data)
+        if args.json:
+            print(json.dumps({"sha256": digest, "kind": kind, "name": name, "bytes": len(data),
+                              "output": str(args.output), "hash_ok": ok}, ensure_ascii=False))
+        if not ok:
+            print(f"warning: the stored bytes of {digest[:12]}… do not match their hash; "
+                  "run `postloan archive audit --as ROLE --reason WHY`", file=sys.stderr)
+            return 2
+        return 0
+    if args.action == "verify":
+        digest, kind, name, _, actual = _read(session, args.hash, "verify")
+        ok = actual == digest
+        if args.json:
+            print(json.dumps({"sha256": digest, "kind": kind, "name": name, "ok": ok, "actual": actual},
+                             ensure_ascii=False))
+        else:
             print(("OK " if ok else "MISMATCH ") + actual)
-            return 0 if ok else 2
-        session.require("inputs", f"{args.report_kind}/{args.period}")
-        session.log("inputs", f"{args.report_kind}/{args.period}", {})
-        from pipelines.cli import cmd_archive
+        return 0 if ok else 2
+    return _inputs(session, args)
 
-        return cmd_archive(args)
-    return _guarded(run)
+
+def _inputs(session, args: argparse.Namespace) -> int:
+    quarterly = "Q" in args.period
+    if (args.report_kind == "regulatory_return") != quarterly:
+        form = "a quarter, YYYYQn (e.g. 2026Q3)" if args.report_kind == "regulatory_return" else \
+            "a month, YYYY-MM (e.g. 2026-09)"
+        raise UserError(f"{args.report_kind} is filed for {form}, not {args.period}")
+    target = f"{args.report_kind}/{args.period}"
+    session.require("inputs", target)
+    session.log("inputs", target, {})
+    publications = session.archive.catalog.find_publications(args.report_kind, args.period)
+    if not publications:
+        run = f"quarter {args.period}" if quarterly else f"month {args.period}"
+        raise UserError(f"no publication of {args.report_kind} for {args.period} in the archive: run it first "
+                        f"(`postloan run {run}`)")
+    for manifest_key in sorted({p.manifest_key for p in publications}):
+        manifest = session.archive.manifest(manifest_key)
+        print(json.dumps({"manifest": manifest_key, **manifest}, ensure_ascii=False,
+                         indent=None if args.json else 2))
+    return 0
 
 
 def cmd_restore_config(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.config_snapshot import restore_config_snapshot
+    from plugins.config_snapshot import restore_config_snapshot
 
-        snapshot = _session(args).get(args.hash)  # access-checked and logged like any archive read
-        digest = restore_config_snapshot(snapshot, args.into)
-        print(f"restored configuration {digest} into {args.into}; run with POSTLOAN_CONFIG_DIR={args.into}")
-        return 0
-    return _guarded(run)
+    session = _session(args)
+    snapshot = session.get(_document(session.archive, args.hash).sha256)  # access-checked and logged
+    digest = restore_config_snapshot(snapshot, args.into)
+    print(f"restored configuration {digest} into {args.into}; run with POSTLOAN_CONFIG_DIR={args.into}")
+    return 0
 
 
 def cmd_redeliver(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.archive.redeliver import delivery_from_archive
-        from plugins.inbox import deliver
+    from plugins.archive.redeliver import delivery_from_archive
+    from plugins.inbox import deliver
 
-        session = _session(args)
-        target = f"delivery/{args.period}"
-        session.require("get", target)
-        tables, documents = delivery_from_archive(session.archive, args.period)
-        written = deliver(session.archive.store, args.period, tables, documents)
-        session.log("get", target, {"tables": sorted(tables), "documents": len(documents)})
-        print(f"redelivered {args.period} from the archive: {len(tables)} core tables, {len(documents)} documents "
-              f"({written} inbox objects); run it with `postloan run month {args.period}`")
-        return 0
-    return _guarded(run)
+    session = _session(args)
+    target = f"delivery/{args.period}"
+    session.require("get", target)
+    if not session.archive.catalog.receipts(args.period):
+        raise UserError(f"the archive has no delivery recorded for {args.period}: only a month that was delivered "
+                        f"and run can be redelivered (see `postloan archive find --period {args.period}`)")
+    tables, documents = delivery_from_archive(session.archive, args.period)
+    written = deliver(session.archive.store, args.period, tables, documents)
+    session.log("get", target, {"tables": sorted(tables), "documents": len(documents)})
+    print(f"redelivered {args.period} from the archive: {len(tables)} core tables, {len(documents)} documents "
+          f"({written} inbox objects); run it with `postloan run month {args.period}`")
+    return 0
 
 
 def _targets(session, args: argparse.Namespace) -> tuple[str, str]:
     if args.hash:
-        return "document", session.archive._record(args.hash).sha256
+        return "document", _document(session.archive, args.hash).sha256
     return ("contract", args.contract) if args.contract else ("borrower", args.borrower)
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.archive.holds import LegalHolds
+    from plugins.archive.holds import LegalHolds
 
-        session = _session(args)
-        scope, target = _targets(session, args)
-        session.require("hold", f"{scope}:{target}")
-        hold, covered = LegalHolds(session.archive).place(args.kind, scope, target, args.reason, args.user, args.role)
-        session.log("hold", f"{scope}:{target}", {"hold_id": hold.hold_id, "kind": args.kind, "documents": covered})
-        print(json.dumps({"hold_id": hold.hold_id, "documents_held": covered, "record": hold.placed_key}))
-        if covered == 0:
-            print(f"warning: no archived document matches {scope} {target} yet; documents archived later will be held",
-                  file=sys.stderr)
-        return 0
-    return _guarded(run)
+    session = _session(args)
+    scope, target = _targets(session, args)
+    session.require("hold", f"{scope}:{target}")
+    hold, covered = LegalHolds(session.archive).place(args.kind, scope, target, args.reason, args.user, args.role)
+    session.log("hold", f"{scope}:{target}", {"hold_id": hold.hold_id, "kind": args.kind, "documents": covered})
+    print(json.dumps({"hold_id": hold.hold_id, "documents_held": covered, "record": hold.placed_key}))
+    if covered == 0:
+        print(f"warning: no archived document matches {scope} {target} yet; documents archived later will be held",
+              file=sys.stderr)
+    return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.archive.holds import LegalHolds
+    from plugins.archive.holds import LegalHolds
 
-        session = _session(args)
-        session.require("release", args.hold_id)
-        hold, freed = LegalHolds(session.archive).release(args.hold_id, args.reason, args.user, args.role)
-        session.log("release", args.hold_id, {"documents_released": freed})
-        print(json.dumps({"hold_id": hold.hold_id, "released_at": hold.released_at, "documents_no_longer_held": freed}))
-        return 0
-    return _guarded(run)
+    session = _session(args)
+    session.require("release", args.hold_id)
+    hold, freed = LegalHolds(session.archive).release(args.hold_id, args.reason, args.user, args.role)
+    session.log("release", args.hold_id, {"documents_released": freed})
+    print(json.dumps({"hold_id": hold.hold_id, "released_at": hold.released_at, "documents_no_longer_held": freed}))
+    return 0
 
 
 def cmd_holds(args: argparse.Namespace) -> int:
-    def run() -> int:
-        session = _session(args)
-        session.require("find", "holds")
-        holds = session.archive.catalog.holds(active_only=args.active)
-        session.log("find", "holds", {"results": len(holds)})
-        for hold in holds:
-            row = asdict(hold)
-            if session.masked and hold.scope == "borrower":
-                row["target"] = session.policy.mask_row({"borrower_id": hold.target})["borrower_id"]
-            print(json.dumps(row, ensure_ascii=False))
-        return 0
-    return _guarded(run)
+    session = _session(args)
+    session.require("find", "holds")
+    holds = session.archive.catalog.holds(active_only=args.active)
+    session.log("find", "holds", {"results": len(holds)})
+    for hold in holds:
+        row = asdict(hold)
+        if session.masked and hold.scope == "borrower":
+            row["target"] = session.policy.mask_row({"borrower_id": hold.target})["borrower_id"]
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
 
 
 def cmd_extend(args: argparse.Namespace) -> int:
-    def run() -> int:
-        session = _session(args)
-        scope, target = _targets(session, args)
-        session.require("extend", f"{scope}:{target}")
-        until = datetime.combine(datetime.strptime(args.until, "%Y-%m-%d").date(), time(0), tzinfo=timezone.utc)
-        records = session.archive.catalog.documents_in_scope(scope, target)
-        if not records:
-            raise LookupError(f"no archived document for {scope} {target}")
-        # Check every document first, so a refusal changes nothing.
-        for record in records:
-            current = datetime.fromisoformat(record.retain_until) if record.retain_until else None
-            if current and until < current:
-                from plugins.archive.archive import RetentionShorteningError
+    session = _session(args)
+    scope, target = _targets(session, args)
+    session.require("extend", f"{scope}:{target}")
+    until = datetime.combine(args.until, time(0), tzinfo=timezone.utc)
+    records = session.archive.catalog.documents_in_scope(scope, target)
+    if not records:
+        raise LookupError(f"no archived document for {scope} {target}")
+    # Check every document first, so a refusal changes nothing.
+    for record in records:
+        current = datetime.fromisoformat(record.retain_until) if record.retain_until else None
+        if current and until < current:
+            from plugins.archive.archive import RetentionShorteningError
 
-                raise RetentionShorteningError(
-                    f"refused: document {record.sha256[:12]}… is retained until {current.isoformat()}; "
-                    f"{until.isoformat()} would shorten it. Retention can only be extended.")
-        for record in records:
-            before, after = session.archive.extend_retention(record.sha256, until)
-            print(json.dumps({"sha256": record.sha256, "before": before and before.isoformat(), "after": after.isoformat()}))
-        session.log("extend", f"{scope}:{target}", {"until": until.isoformat(), "documents": len(records)})
-        return 0
-    return _guarded(run)
+            raise RetentionShorteningError(
+                f"refused: document {record.sha256[:12]}… is retained until {current.isoformat()}; "
+                f"{until.isoformat()} would shorten it. Retention can only be extended.")
+    for record in records:
+        before, after = session.archive.extend_retention(record.sha256, until)
+        print(json.dumps({"sha256": record.sha256, "before": before and before.isoformat(), "after": after.isoformat()}))
+    session.log("extend", f"{scope}:{target}", {"until": until.isoformat(), "documents": len(records)})
+    return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from pipelines.cli import _config
-        from plugins.archive.audit import IntegrityAudit
+    from plugins.archive.audit import IntegrityAudit
 
-        session = _session(args)
-        session.require("audit", "archive")
-        settings = _config().retention.integrity_audit
+    session = _session(args)
+    session.require("audit", "archive")
+    settings = cli_config().retention.integrity_audit
 
-        def progress(i: int, n: int, key: str) -> None:
-            if i == n or i % settings.batch_size == 0:
-                print(f"audited {i}/{n}", file=sys.stderr, flush=True)
+    def progress(i: int, n: int, key: str) -> None:
+        if i == n or i % settings.batch_size == 0:
+            print(f"audited {i}/{n}", file=sys.stderr, flush=True)
 
-        report = IntegrityAudit(session.archive).run(
-            mode="sample" if args.sample else settings.mode, confidence=args.confidence or settings.confidence,
-            corruption_rate=args.rate or settings.corruption_rate, batch_size=settings.batch_size,
-            resume=not args.restart, max_objects=args.max_objects, progress=progress)
-        session.log("audit", report.audit_id, {"checked": report.checked, "findings": report.counts()})
-        for finding in report.findings:
-            print(json.dumps(finding, ensure_ascii=False))
-        print(report.statement + ("" if report.finished else f" — unfinished ({report.checked}/{report.planned}), "
-                                  "run again to resume"), file=sys.stderr)
-        return 0 if report.finished and not report.findings else 1
-    return _guarded(run)
+    report = IntegrityAudit(session.archive).run(
+        mode="sample" if args.sample else settings.mode, confidence=args.confidence or settings.confidence,
+        corruption_rate=args.rate or settings.corruption_rate, batch_size=settings.batch_size,
+        resume=not args.restart, max_objects=args.max_objects, progress=progress)
+    session.log("audit", report.audit_id, {"checked": report.checked, "findings": report.counts()})
+    for finding in report.findings:
+        print(json.dumps(finding, ensure_ascii=False))
+    print(report.statement + ("" if report.finished else f" — unfinished ({report.checked}/{report.planned}), "
+                              "run again to resume"), file=sys.stderr)
+    return 0 if report.finished and not report.findings else 1
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.archive import Catalog
-        from plugins.archive.rebuild import catalog_differences, rebuild_catalog
+    from plugins.archive import Catalog
+    from plugins.archive.rebuild import catalog_differences, rebuild_catalog
 
-        session = _session(args)
-        session.require("rebuild", args.into)
-        target = Catalog(args.into)
-        if any(target.dump().values()):
-            raise LookupError(f"refused: catalog {args.into} is not empty; rebuild into an empty one")
-        report = rebuild_catalog(session.archive, target)
-        session.log("rebuild", args.into, report.as_dict())
-        print(json.dumps(report.as_dict(), ensure_ascii=False))
-        if args.compare:
-            differences = catalog_differences(session.archive.catalog, target)
-            print(json.dumps({"equal": not differences, "differences": differences}, ensure_ascii=False, default=str))
-            return 0 if not differences else 1
-        return 0
-    return _guarded(run)
+    session = _session(args)
+    session.require("rebuild", args.into)
+    target = Catalog(args.into)
+    if any(target.dump().values()):
+        raise LookupError(f"refused: catalog {args.into} is not empty; rebuild into an empty one")
+    report = rebuild_catalog(session.archive, target)
+    session.log("rebuild", args.into, report.as_dict())
+    print(json.dumps(report.as_dict(), ensure_ascii=False))
+    if args.compare:
+        differences = catalog_differences(session.archive.catalog, target)
+        print(json.dumps({"equal": not differences, "differences": differences}, ensure_ascii=False, default=str))
+        return 0 if not differences else 1
+    return 0
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.archive.bundle import BundleSubject, build_bundle
+    from plugins.archive.bundle import BundleSubject, build_bundle
 
-        session = _session(args)
-        if args.loan:
-            subject = BundleSubject("loan", args.loan)
-        elif args.borrower:
-            subject = BundleSubject("borrower", args.borrower)
-        else:
-            subject = BundleSubject("return", "/".join(args.report))
-        session.require("bundle", f"{subject.kind}:{subject.target}")
-        data = build_bundle(session.archive, session.archive.store, subject, args.user, args.role,
-                            mask_row=session.policy.mask_row if session.masked else None)
-        Path(args.output).write_bytes(data)
-        from plugins.archive.bundle import verify_bundle
+    session = _session(args)
+    if args.loan:
+        subject = BundleSubject("loan", args.loan)
+    elif args.borrower:
+        subject = BundleSubject("borrower", args.borrower)
+    else:
+        kind, period = args.report
+        if kind not in REPORT_KINDS:
+            raise UserError(f"unknown report kind {kind!r} for --return: choose {' or '.join(REPORT_KINDS)}")
+        period = types.month_or_quarter(period)  # an ArgumentTypeError is one line too (cli_errors.guarded)
+        subject = BundleSubject("return", f"{kind}/{period}")
+    session.require("bundle", f"{subject.kind}:{subject.target}")
+    data = build_bundle(session.archive, session.archive.store, subject, args.user, args.role,
+                        mask_row=session.policy.mask_row if session.masked else None)
+    Path(args.output).write_bytes(data)
+    from plugins.archive.bundle import verify_bundle
 
-        check = verify_bundle(data)
-        session.log("bundle", f"{subject.kind}:{subject.target}", {"output": args.output, "bytes": len(data),
-                                                                   "manifest_sha256": check.manifest_sha256})
-        print(json.dumps({"bundle": args.output, "files": check.files_checked, "manifest_sha256": check.manifest_sha256}))
-        return 0
-    return _guarded(run)
+    check = verify_bundle(data)
+    session.log("bundle", f"{subject.kind}:{subject.target}", {"output": str(args.output), "bytes": len(data),
+                                                               "manifest_sha256": check.manifest_sha256})
+    print(json.dumps({"bundle": str(args.output), "files": check.files_checked, "manifest_sha256": check.manifest_sha256}))
+    return 0
 
 
 def cmd_verify_bundle(args: argparse.Namespace) -> int:
@@ -331,22 +455,20 @@ def cmd_verify_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    def run() -> int:
-        from plugins.archive.access import export_access_log, verify_access_chain
+    from plugins.archive.access import export_access_log, verify_access_chain
 
-        session = _session(args)
-        if args.export:
-            session.require("export_log", "access_log")
-            session.log("export_log", "access_log", {})
-            exported = export_access_log(session.archive)
-            print(json.dumps(exported or {"exported": 0}))
-            return 0
-        entries = session.log_entries(actor=args.actor, target=args.target)
-        for entry in entries:
-            print(json.dumps(asdict(entry), ensure_ascii=False))
-        if not args.actor and not args.target:
-            problems = verify_access_chain(entries)
-            print("chain intact" if not problems else "\n".join(problems), file=sys.stderr)
-            return 0 if not problems else 1
+    session = _session(args)
+    if args.export:
+        session.require("export_log", "access_log")
+        session.log("export_log", "access_log", {})
+        exported = export_access_log(session.archive)
+        print(json.dumps(exported or {"exported": 0}))
         return 0
-    return _guarded(run)
+    entries = session.log_entries(actor=args.actor, target=args.target)
+    for entry in entries:
+        print(json.dumps(asdict(entry), ensure_ascii=False))
+    if not args.actor and not args.target:
+        problems = verify_access_chain(entries)
+        print("chain intact" if not problems else "\n".join(problems), file=sys.stderr)
+        return 0 if not problems else 1
+    return 0

@@ -11,6 +11,9 @@ import argparse
 import time
 from dataclasses import dataclass, field
 
+from pipelines import cli_errors as types
+from pipelines.cli_errors import UserError
+
 
 def months_between(start: str, end: str) -> list[str]:
     """'2025-10', '2026-01' → ['2025-10', '2025-11', '2025-12', '2026-01']."""
@@ -67,7 +70,27 @@ def backfill(start: str, end: str, deliver: bool = True, quarters: bool = True, 
     return report
 
 
+def _refuse_user_errors(args: argparse.Namespace) -> None:
+    """Before anything is delivered or run: the range is in order, every month can be run, and what is
+    delivered exists in the sample (or, with --no-deliver, is in the inbox)."""
+    if args.end < args.start:
+        raise UserError(f"backfill range is reversed: END {args.end} is before START {args.start}; give the earlier "
+                        f"month first: `postloan backfill {args.end} {args.start}`")
+    cfg = types.cli_config()
+    for month in (args.start, args.end):
+        types.require_runnable_month(cfg, month)
+    if not args.no_deliver:
+        types.require_sample_months(cfg, [args.start, args.end])
+        return
+    from pipelines import cli
+
+    cli.ensure_object_store(cfg)
+    for month in months_between(args.start, args.end):
+        cli.require_delivered(cfg, month)
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
+    _refuse_user_errors(args)
     started = time.monotonic()
     report = backfill(args.start, args.end, deliver=not args.no_deliver, quarters=not args.no_quarters)
     print(f"backfill {args.start}..{args.end}: {sum(ok for *_, ok, _ in report.runs)}/{len(report.runs)} runs "
@@ -77,8 +100,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("backfill", help="deliver sample months and run them in order (quarters at quarter ends)")
-    parser.add_argument("start", metavar="START", help="first month, YYYY-MM")
-    parser.add_argument("end", metavar="END", help="last month, YYYY-MM")
+    parser.add_argument("start", metavar="START", type=types.month, help="first month, YYYY-MM")
+    parser.add_argument("end", metavar="END", type=types.month, help="last month, YYYY-MM")
     parser.add_argument("--no-deliver", action="store_true", help="the months are already in the inbox")
     parser.add_argument("--no-quarters", action="store_true", help="monthly runs only")
     parser.set_defaults(func=cmd_backfill)

@@ -13,8 +13,9 @@ import sys
 from dataclasses import fields
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
+
+from pipelines import cli_errors as types
 
 CLASSES = ("financial_statement", "loan_contract", "lease_contract")
 
@@ -22,7 +23,7 @@ CLASSES = ("financial_statement", "loan_contract", "lease_contract")
 def register_extract_command(sub: argparse._SubParsersAction) -> None:
     """Add `extract` to the top-level command line (pipelines/cli.py)."""
     parser = sub.add_parser("extract", help="triage and extract one PDF; print the result as JSON")
-    parser.add_argument("path", type=Path, help="a PDF file")
+    parser.add_argument("path", type=types.existing_file, help="a PDF file")
     parser.add_argument("--declared-class", choices=CLASSES,
                         help="the class it was delivered as (default: the class its first pages read as)")
     parser.add_argument("--all-lines", action="store_true",
@@ -37,9 +38,7 @@ def register_extract_command(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from pipelines.cli import _config
-
-    limits = _config().documents
+    limits = types.cli_config().documents
     result = extract_file(args.path.read_bytes(), args.declared_class, limits.max_bytes, limits.max_pages,
                           all_lines=args.all_lines,
                           parent_company=args.parent_company or limits.parent_company_statements,

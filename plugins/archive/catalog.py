@@ -325,6 +325,17 @@ class Catalog:
             rows = conn.execute(query.order_by(publications.c.id)).mappings()
             return [PublicationRecord(**row) for row in rows]
 
+    def publications_by_hash(self, sha256: str) -> list[PublicationRecord]:
+        """Published report files whose SHA-256 is `sha256`, or starts with it when shorter (a report's
+        object key, the URL the pipeline prints, names the first 12 digits). Reports are catalogued here,
+        apart from documents, so a lookup by hash asks both."""
+        query = sa.select(*[publications.c[f.name] for f in fields(PublicationRecord)])
+        column = publications.c.sha256
+        query = query.where(column.startswith(sha256.lower()) if len(sha256) < 64 else column == sha256.lower())
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(publications.c.id)).mappings()
+            return [PublicationRecord(**row) for row in rows]
+
     def set_retain_until(self, sha256: str, retain_until: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(documents.update().where(documents.c.sha256 == sha256).values(retain_until=retain_until))
