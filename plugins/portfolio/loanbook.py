@@ -505,10 +505,10 @@ cutoffs AS (
     SELECT code, issuance_type, CAST(restructured_on - INTERVAL 1 DAY AS DATE) AS cutoff FROM restructured
 ),
 first_schedules AS (
-    SELECT * FROM schedules WHERE schedule_version = 1 AND code IN (SELECT code FROM cutoffs)
+    SELECT * FROM schedules_v1 WHERE schedule_version = 1 AND code IN (SELECT code FROM cutoffs)
 ),
 first_payments AS (
-    SELECT * FROM payments WHERE schedule_version = 1 AND code IN (SELECT code FROM cutoffs)
+    SELECT * FROM payments_v1 WHERE schedule_version = 1 AND code IN (SELECT code FROM cutoffs)
 ),
 {_status_sql("first", "first_schedules", "first_payments", "cutoffs", "code")},
 before AS (
@@ -705,6 +705,7 @@ def open_book(extract: Mapping[str, pd.DataFrame], as_of: date,
                                      _id_ranks(known)[loan_codes])}
         tables.update({name: _register(con, name, typed[name], columns, contract_codes(typed[name]["contract_id"], known))
                        for name, columns in (("schedules", _SCHEDULE_COLUMNS), ("payments", _PAYMENT_COLUMNS))})
+        _register_first_versions(con, tables)
         status = _now_status(tables["schedules"], tables["payments"], len(known), as_of, (min_periods, min_months))
         del tables
         if status is not None:
@@ -713,6 +714,25 @@ def open_book(extract: Mapping[str, pd.DataFrame], as_of: date,
             {"as_of": as_of, "min_periods": min_periods, "min_months": min_months}
         table = con.sql(_BOOK_SQL if status is None else _BOOK_STATUS_SQL, params=params).to_arrow_table()
     return _book_frame(table)
+
+
+def _register_first_versions(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
+    """Views schedules_v1 and payments_v1: the version-1 rows of restructured contracts only (what the facts
+    before a restructuring read), filtered once in Arrow instead of scanning every instalment in SQL."""
+    loans = tables["loans"]
+    codes = loans["code"].to_numpy()
+    restructured = np.zeros(int(codes.max(initial=-1)) + 2, dtype=bool)  # the last slot: code −1
+    restructured[codes[loans["restructured_on"].is_valid().to_numpy(zero_copy_only=False)]] = True
+    for name in ("schedules", "payments"):
+        table = tables[name]
+        code, version = table["code"].to_numpy(), table["schedule_version"]
+        if version.null_count:
+            keep = pc.and_(pc.equal(version, 1), pa.array(restructured[code]))
+        else:
+            keep = pa.array((version.to_numpy() == 1) & restructured[code])
+        first = table.filter(keep)
+        con.register(f"{name}_v1_frame", first)
+        con.execute(f"CREATE TEMP VIEW {name}_v1 AS {_VIEWS[name].format(key='code', rank='')} FROM {name}_v1_frame")
 
 
 def _id_ranks(known: pd.Index | pa.Array) -> np.ndarray:

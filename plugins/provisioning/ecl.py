@@ -249,10 +249,10 @@ def _month_index(days: np.ndarray, as_of: date) -> np.ndarray:
     """Calendar months after as_of's month of each day number (days since 1970), via a table over the days'
     range (numpy's day → month conversion per row is not cheap)."""
     if not len(days):
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int32)
     low = int(days.min())
     span = np.arange(low, int(days.max()) + 1).astype("datetime64[D]")
-    table = span.astype("datetime64[M]").astype(np.int64) - np.datetime64(as_of, "M").astype(np.int64)
+    table = (span.astype("datetime64[M]").astype(np.int64) - np.datetime64(as_of, "M").astype(np.int64)).astype(np.int32)
     return table[days - low]
 
 
@@ -268,7 +268,10 @@ def _schedule(schedules: pd.DataFrame, contracts: pd.DataFrame, as_of: date) -> 
     version = sched["schedule_version"].to_numpy()
     latest = latest_versions(code, version, len(contracts))
     due, valid = day_numbers(sched["due_date"])  # a missing due date is never after as_of
+    # row positions int32 where they fit: one per instalment still to fall due (tens of millions)
     after = np.flatnonzero((due > (as_of - date(1970, 1, 1)).days) & valid)
+    if len(code) < 2**31:
+        after = after.astype(np.int32)
     after = after[code[after] >= 0]
     after = after[version[after] == latest[code[after]]]
     month = _month_index(due[after], as_of)
@@ -335,7 +338,12 @@ def inputs_from_extract(extract: Mapping[str, pd.DataFrame], as_of: date,
     schedule = _schedule(extract["schedules"], contracts, as_of)
     lifetime = np.ones(len(contracts), dtype=np.int64)
     if len(schedule):
-        np.maximum.at(lifetime, schedule["code"].to_numpy(), schedule["month"].to_numpy())
+        code, month = schedule["code"].to_numpy(), schedule["month"].to_numpy()
+        if (code[1:] >= code[:-1]).all():  # grouped by contract, as the core system lists instalments
+            starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+            lifetime[code[starts]] = np.maximum(np.maximum.reduceat(month, starts), 1)
+        else:
+            np.maximum.at(lifetime, code, month)
     contracts["lifetime_months"] = lifetime
     frames = TermFrames(contracts=contracts, schedule=schedule,
                         collateral=_collateral(extract["collateral"], contracts, as_of),
