@@ -79,7 +79,8 @@ def facts_frame(book: pd.DataFrame, as_of: date, previous_tiers: Mapping[str, in
         "dpd_before_restructure": book["dpd_before_restructure"],
         "ecl_ratio": None, "credit_impaired": False, "borrower_in_liquidation": False,
         "observation_met": book["observation_met"] if "observation_met" in book else None,
-        "previous_tier": book["contract_id"].map(previous_tiers or {}),
+        "previous_tier": book["contract_id"].map(previous_tiers) if previous_tiers
+        else pd.Series(pd.NA, index=book.index, dtype="Int64"),
     })
     return _typed(frame)
 
