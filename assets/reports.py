@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, MaterializeResult,
 from assets.common import markdown_table
 from pipelines import settings
 from pipelines.partitions import (
+    PREVIOUS_PUBLISHED_CLASSIFICATION,
     TREND_WINDOW,
     monthly_partitions,
     quarter_end_month,
@@ -184,6 +185,7 @@ def management_pack_files(context: AssetExecutionContext, loan_provisions: pd.Da
 
 
 @asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
+       deps=[PREVIOUS_PUBLISHED_CLASSIFICATION],  # its manifest names last month's published classification
        description="The management report (PDF) and workbook (Excel) archived together with one manifest "
                    "(inputs' hashes, the trend figures, config hash, code version).")
 def published_management_report(context: AssetExecutionContext, management_report: bytes, management_workbook: bytes,
@@ -215,15 +217,13 @@ def data_quality_evidence(context: AssetExecutionContext, archive: ArchiveResour
     # here on the same delivered bytes (validate_extract is deterministic); the manifest names their hashes.
     from plugins.archive.archive import sha256_hex
     from plugins.inbox import read_core_tables
-    from plugins.portfolio.loanbook import read_csv_bytes
+    from plugins.ingest import validate_delivery
     from plugins.reports.evidence import gx_data_docs_html, gx_evidence_json
-    from plugins.validation import load_validation_config, validate_extract
 
     month = context.partition_key
     cfg = config.get()
     tables = read_core_tables(archive.get().store, month)
-    outcome = validate_extract({name: read_csv_bytes(data) for name, data in sorted(tables.items())},
-                               load_validation_config(cfg.config_dir / "validation.yaml"))
+    outcome = validate_delivery(tables, cfg, month)  # files that cannot be read are findings, not a crash
     summary = {"period": month, "success": outcome.success, "expectations_evaluated": outcome.evaluated,
                "rows": outcome.rows, "findings": outcome.summary_lines()}
     evidence = gx_evidence_json(outcome.gx_results, summary)

@@ -6,6 +6,7 @@ ConfigError naming the file, the key path and the problem.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -393,8 +394,8 @@ class Storage(_Strict):
     region: str
     access_key_env: str
     secret_key_env: str
-    local_access_key: str
-    local_secret_key: str
+    local_access_key: str | None = None  # deprecated: the local server's credentials are generated into the
+    local_secret_key: str | None = None  # state folder (plugins/archive/identities.py); no secret in config/
     buckets: Buckets
     local_server: LocalServer
     catalog_url: str | None = None
@@ -415,9 +416,19 @@ class Ocr(_Strict):
     min_confidence: float = Field(gt=0, le=1)      # terms read with less are named in the warnings
 
 
+class DocumentTriage(_Strict):
+    """Limits of reading one document at triage (config/documents.yaml `triage`), and what active content does."""
+    max_decompressed_bytes: int = Field(gt=0)  # all streams but images, inflated and summed
+    max_image_pixels: int = Field(gt=0)        # one image's width × height
+    seconds: float = Field(gt=0, le=3600)      # wall-clock time of one document's triage (its worker process)
+    memory_mib: int = Field(ge=256)            # address space of that worker process
+    active_content: Literal["quarantine", "flag"]  # flag: archived, the ingest row says what was found
+
+
 class Documents(_Strict):
     max_bytes: int = Field(gt=0)
     max_pages: int = Field(gt=0)
+    triage: DocumentTriage
     previous_filing: PreviousFiling
     ocr: Ocr
     parent_company_statements: bool = False  # lay out 母公司 pages too when consolidated ones are printed
@@ -523,9 +534,49 @@ class TableSchema(_Strict):
     columns: dict[str, ColumnSchema] = Field(min_length=1)  # in the CSV's column order
 
 
+Encoding = Literal["detect", "utf-8", "gb18030"]
+Delimiter = Literal[",", ";", "|", "\t"]
+
+
+class TableReading(_Strict):
+    """How one delivered table file is read before its values are typed (schema.yaml `reading`)."""
+    encoding: Encoding          # detect: UTF-8, else GB18030; or the one declared
+    delimiter: Delimiter
+    max_bytes: int = Field(gt=0)  # a larger file is refused unread
+    max_rows: int = Field(gt=0)   # a file with more data rows is refused unparsed
+
+
+class TableReadingOverride(_Strict):
+    encoding: Encoding | None = None
+    delimiter: Delimiter | None = None
+    max_bytes: int | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, gt=0)
+
+
+class Reading(_Strict):
+    default: TableReading
+    tables: dict[str, TableReadingOverride] = Field(default_factory=dict)  # any delivered table, optional ones too
+
+    @field_validator("tables")
+    @classmethod
+    def _table_names(cls, tables: dict[str, TableReadingOverride]) -> dict[str, TableReadingOverride]:
+        bad = [name for name in tables if not re.fullmatch(r"[a-z][a-z0-9_]*", name)]
+        if bad:
+            raise ValueError(f"table names are the file names without .csv (lower case, digits, _): {bad}")
+        return tables
+
+    def for_table(self, name: str) -> TableReading:
+        override = self.tables.get(name)
+        if override is None:
+            return self.default
+        return self.default.model_copy(update=override.model_dump(exclude_none=True))
+
+
 class ExtractSchema(_Strict):
-    """config/schema.yaml: the declared schema of each core table, typed once by plugins/portfolio/typed.py."""
+    """config/schema.yaml: the declared schema of each core table, typed once by plugins/portfolio/typed.py,
+    and how every delivered table file is read (`reading`: encoding, delimiter, size limits)."""
     tables: dict[str, TableSchema]
+    reading: Reading
 
     @field_validator("tables")
     @classmethod

@@ -73,3 +73,28 @@ def test_a_date_that_does_not_exist_blocks_the_month_and_names_file_column_and_r
     assert result.metadata["failing_rows"].value["schedules.csv:declared_type:due_date"] == ["row 3"]
     assert "schedules.csv: column 'due_date' should be an ISO date (YYYY-MM-DD), but is not at row 3 ('2026-02-30')" \
         in result.description
+
+
+def test_a_loan_starting_after_the_month_end_fails_naming_it_and_only_with_a_month_given():
+    # max_value_from: month_end (config/validation.yaml): the month end is the run's partition; without one
+    # (a validation outside a month run) the expectation is left out rather than guessed.
+    from datetime import date
+
+    from plugins.config import load_config
+    from plugins.portfolio.loanbook import read_csv_bytes
+    from plugins.validation import load_validation_config, validate_extract
+
+    cfg = load_config()
+    tables, victim = _tampered_delivery(cfg)
+    frames = {name: read_csv_bytes(data) for name, data in tables.items()}
+    loans = frames["loans"]
+    loans["annual_rate"] = loans["annual_rate"].where(loans["annual_rate"] != "0.4800", "0.0435")
+    loans.loc[loans["contract_id"] == victim, ["start_date", "original_maturity_date", "maturity_date"]] = \
+        ["2026-09-15", "2029-09-15", "2029-09-15"]
+    rules = load_validation_config(cfg.config_dir / "validation.yaml")
+
+    outcome = validate_extract(frames, rules, month_end=date(2026, 8, 31))
+    [failure] = [f for f in outcome.blocking_failures if f.column == "start_date"]
+    assert failure.row_ids == [victim] and failure.expectation == "expect_column_values_to_be_between"
+    assert failure.description.startswith("start date not after the month end")
+    assert validate_extract(frames, rules).success

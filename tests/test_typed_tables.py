@@ -139,3 +139,59 @@ def test_lean_instalment_tables_pass_as_typed_and_give_the_same_book_and_terms()
     schedule = lambda extract: inputs_from_extract(extract, as_of).frames.schedule.sort_values(  # noqa: E731
         ["code", "month", "principal_cents"], ignore_index=True)
     pd.testing.assert_frame_equal(schedule(lean), schedule(typed))
+
+
+# --- schema.yaml `reading`: how each delivered file is read, validated on load ------------------------------
+
+def test_an_unknown_encoding_names_the_file_the_key_and_the_choices(config_copy: Path):
+    path = config_copy / "schema.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  tables: {}\n", "  tables: {loans: {encoding: big5}}\n"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"schema\.yaml: key 'reading\.tables\.loans\.encoding': Input should be "
+                                          r"'detect', 'utf-8' or 'gb18030'"):
+        load_schema(config_copy)
+
+
+def test_a_reading_override_for_a_bad_table_name_or_limit_is_refused(config_copy: Path):
+    path = config_copy / "schema.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  tables: {}\n", "  tables: {Loans.csv: {max_rows: 0}}\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_schema(config_copy)
+    assert "schema.yaml" in str(error.value) and "reading.tables" in str(error.value)
+    path.write_text(text.replace("max_rows: 100000000", "max_rows: -1"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"schema\.yaml: key 'reading\.default\.max_rows': Input should be greater "
+                                          r"than 0"):
+        load_schema(config_copy)
+
+
+def test_a_table_override_keeps_the_default_for_what_it_does_not_say(config_copy: Path):
+    path = config_copy / "schema.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  tables: {}\n", "  tables: {loans: {encoding: gb18030}}\n"),
+                    encoding="utf-8")
+    reading = load_schema(config_copy).reading
+    assert (reading.for_table("loans").encoding, reading.for_table("loans").delimiter) == ("gb18030", ",")
+    assert reading.for_table("schedules") == reading.default and reading.default.encoding == "detect"
+
+
+def test_documents_triage_limits_are_validated_on_load(config_copy: Path):
+    path = config_copy / "documents.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("active_content: quarantine", "active_content: ignore"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"documents\.yaml: key 'triage\.active_content': Input should be "
+                                          r"'quarantine' or 'flag'"):
+        load_config(config_copy)
+
+
+def test_a_typed_table_read_from_gb18030_or_with_a_bom_types_as_from_utf8():
+    from plugins.ingest import read_table
+    from plugins.portfolio.loanbook import read_csv_bytes
+    from plugins.sample import core_extract, csv_bytes
+    from plugins.sample.portfolio import generate_portfolio
+
+    loans = csv_bytes(core_extract(generate_portfolio(), date(2026, 9, 30))["loans"])
+    expected = type_tables({"loans": read_csv_bytes(loans)}, SCHEMA)["loans"]
+    for delivered in (loans.decode("utf-8").encode("gb18030"), b"\xef\xbb\xbf" + loans, loans.replace(b"\n", b"\r\n")):
+        frame, encoding, problems = read_table("loans", delivered, SCHEMA.reading.default)
+        assert problems == [] and encoding in ("utf-8", "gb18030")
+        pd.testing.assert_frame_equal(type_tables({"loans": frame}, SCHEMA)["loans"], expected)

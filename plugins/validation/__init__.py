@@ -10,11 +10,12 @@ from plugins.validation.config import (
     load_validation_config,
 )
 from plugins.validation.gx_suites import typed_copy, validate_extract
-from plugins.validation.outcome import RowFailure, ValidationOutcome
+from plugins.validation.outcome import FileProblem, RowFailure, ValidationOutcome
 
 __all__ = [
     "DEFAULT_VALIDATION_PATH",
     "ExpectationSpec",
+    "FileProblem",
     "FrameSuite",
     "RowFailure",
     "ValidationConfig",

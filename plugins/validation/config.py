@@ -5,6 +5,7 @@ expectation type or kwarg is reported against the file and key path, not mid-run
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ ColumnType = Literal["number", "integer", "date"]
 DEFAULT_VALIDATION_PATH = DEFAULT_CONFIG_DIR / "validation.yaml"
 # Only these take a value_set that can be computed from another frame at run time.
 _SET_EXPECTATIONS = {"expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"}
+_BETWEEN = "expect_column_values_to_be_between"
+MONTH_END_PLACEHOLDER = datetime(2000, 1, 31)  # stands in for the month end when a spec is checked at load
 
 
 class _Strict(BaseModel):
@@ -30,6 +33,9 @@ class ExpectationSpec(_Strict):
     severity: Severity
     description: str = Field(min_length=1)
     value_set_from: str | None = Field(default=None, pattern=r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
+    # month_end: kwargs.max_value is the reporting month's last day, filled in at run time (a date that
+    # lies after the month end cannot be in a month-end extract); left out when no month is given.
+    max_value_from: Literal["month_end"] | None = None
 
     @model_validator(mode="after")
     def _buildable_by_gx(self) -> "ExpectationSpec":
@@ -38,7 +44,13 @@ class ExpectationSpec(_Strict):
                 raise ValueError(f"value_set_from only works with {sorted(_SET_EXPECTATIONS)}")
             if "value_set" in self.kwargs:
                 raise ValueError("give either kwargs.value_set or value_set_from, not both")
-        build_expectation(self, value_set=[] if self.value_set_from else None)
+        if self.max_value_from:
+            if self.type != _BETWEEN:
+                raise ValueError(f"max_value_from only works with {_BETWEEN}")
+            if "max_value" in self.kwargs:
+                raise ValueError("give either kwargs.max_value or max_value_from, not both")
+        build_expectation(self, value_set=[] if self.value_set_from else None,
+                          max_value=MONTH_END_PLACEHOLDER if self.max_value_from else None)
         return self
 
     @property
@@ -77,8 +89,10 @@ class ValidationConfig(_Strict):
         return self
 
 
-def build_expectation(spec: ExpectationSpec, value_set: list[str] | None = None, meta: dict | None = None) -> Any:
-    """The GX Expectation for `spec`; `value_set` fills in a set computed from another frame."""
+def build_expectation(spec: ExpectationSpec, value_set: list[str] | None = None, meta: dict | None = None,
+                      max_value: datetime | None = None) -> Any:
+    """The GX Expectation for `spec`; `value_set` fills in a set computed from another frame, `max_value`
+    the month end of a max_value_from: month_end spec."""
     from great_expectations.expectations.registry import get_expectation_impl  # GX import is slow: defer
 
     try:
@@ -88,6 +102,8 @@ def build_expectation(spec: ExpectationSpec, value_set: list[str] | None = None,
     kwargs = dict(spec.kwargs)
     if value_set is not None:
         kwargs["value_set"] = value_set
+    if max_value is not None:
+        kwargs["max_value"] = max_value
     try:
         return cls(**kwargs, meta=meta or {})
     except Exception as exc:  # GX raises pydantic (v1-compat) errors for bad kwargs

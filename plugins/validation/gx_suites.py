@@ -17,12 +17,14 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
 from plugins.validation.config import ExpectationSpec, FrameSuite, ValidationConfig, build_expectation
-from plugins.validation.outcome import RowFailure, ValidationOutcome
+from plugins.validation.outcome import FileProblem, RowFailure, ValidationOutcome
 
 ROW = "_row"
 RAW_SUFFIX = "__raw"
@@ -41,32 +43,57 @@ _LOCK = threading.Lock()
 _CONTEXT: Any = None
 
 
-def validate_extract(frames: dict[str, pd.DataFrame], config: ValidationConfig) -> ValidationOutcome:
-    """Validate every configured frame; success is False when any blocking expectation fails."""
-    missing = sorted(name for name, suite in config.frames.items() if name not in frames and not suite.optional)
-    if missing:
-        raise ValueError(f"extract lacks frames declared in config/validation.yaml: {missing}")
+def validate_extract(frames: dict[str, pd.DataFrame], config: ValidationConfig, month_end: date | None = None,
+                     file_problems: Iterable[FileProblem] = ()) -> ValidationOutcome:
+    """Validate every configured frame; success is False when any blocking expectation fails, or any blocking
+    file problem is found or given.
+
+    `file_problems`: what reading the delivered files found (plugins.ingest.read_delivered_tables); a table
+    refused there is absent from `frames` and not validated. A declared, non-optional table that is neither in
+    `frames` nor refused is a not_delivered problem; a table lacking columns its expect_table_columns_to_match_set
+    names is a missing_columns problem (the expectations still run, and say what they could not check).
+    `month_end`: the value of max_value_from: month_end expectations; without it they are left out."""
+    problems = list(file_problems)
+    refused = {p.file for p in problems if p.severity == "blocking"}
+    for name, suite in config.frames.items():
+        if name not in frames and not suite.optional and f"{name}.csv" not in refused:
+            problems.append(FileProblem(f"{name}.csv", "not_delivered", f"{name}.csv: not delivered (declared in "
+                                        f"config/validation.yaml frames.{name})"))
+        elif name in frames:
+            problems.extend(_missing_columns(name, frames[name], suite))
     config = config.model_copy(update={"frames": {n: s for n, s in config.frames.items() if n in frames}})
     started = time.perf_counter()
     with _LOCK:
         context = _context()
         datasource = context.data_sources.add_pandas(f"postloan_extract_{uuid.uuid4().hex}")
         try:
-            results = {name: _run_suite(datasource, name, frames[name], suite_config, frames)
+            results = {name: _run_suite(datasource, name, frames[name], suite_config, frames, month_end)
                        for name, suite_config in config.frames.items()}
         finally:
             context.data_sources.delete(datasource.name)
     failures = [f for name, result in results.items() for f in _failures(name, result, frames[name], config.frames[name])]
     blocking = [f for f in failures if f.severity == "blocking"]
+    problems.sort(key=lambda p: (p.severity != "blocking", p.file, p.problem))
     return ValidationOutcome(
-        success=not blocking, blocking_failures=blocking,
+        success=not blocking and not any(p.severity == "blocking" for p in problems), blocking_failures=blocking,
         warnings=[f for f in failures if f.severity != "blocking"],
         evaluated=sum(int(r.statistics["evaluated_expectations"]) for r in results.values()),
         rows={name: len(frames[name]) for name in results},
         statistics={name: dict(r.statistics) for name, r in results.items()},
         gx_results={name: r.to_json_dict() for name, r in results.items()},
         seconds=round(time.perf_counter() - started, 3),
+        file_problems=problems,
     )
+
+
+def _missing_columns(name: str, frame: pd.DataFrame, suite: FrameSuite) -> list[FileProblem]:
+    required = [c for spec in suite.expectations if spec.type == "expect_table_columns_to_match_set"
+                for c in spec.kwargs.get("column_set", [])]
+    missing = [c for c in dict.fromkeys(required) if c not in frame.columns]
+    if not missing:
+        return []
+    return [FileProblem(f"{name}.csv", "missing_columns", f"{name}.csv: lacks the column(s) {', '.join(missing)} "
+                        f"(config/validation.yaml frames.{name}); the checks on them cannot run", tuple(missing))]
 
 
 # --- typed copy -----------------------------------------------------------------------------------
@@ -127,18 +154,23 @@ def _context() -> Any:
 
 
 def _run_suite(datasource: Any, name: str, raw: pd.DataFrame, suite_config: FrameSuite,
-               frames: dict[str, pd.DataFrame]) -> Any:
+               frames: dict[str, pd.DataFrame], month_end: date | None = None) -> Any:
     import great_expectations as gx
 
     typed = typed_copy(raw, suite_config.types)
-    specs = _parse_specs(suite_config, typed.columns) + [_on_delivered_text(spec, suite_config, typed.columns)
-                                                         for spec in suite_config.expectations]
+    specs = _parse_specs(suite_config, typed.columns) + [
+        _on_delivered_text(spec, suite_config, typed.columns) for spec in suite_config.expectations
+        # an expectation on another table that could not be read, or on the month end when none is given, is left out
+        if (not spec.value_set_from or spec.value_set_from.split(".")[0] in frames)
+        and (not spec.max_value_from or month_end is not None)]
     suite = gx.ExpectationSuite(name=f"postloan_{name}")
+    bound = datetime.combine(month_end, datetime.min.time()) if month_end is not None else None
     for index, spec in enumerate(specs):
         value_set = _value_set(spec.value_set_from, frames) if spec.value_set_from else None
         meta = {_META_KEY: {"index": index, "severity": spec.severity, "description": spec.description,
                             "column": _display_column(spec)}}
-        suite.add_expectation(build_expectation(spec, value_set=value_set, meta=meta))
+        suite.add_expectation(build_expectation(spec, value_set=value_set, meta=meta,
+                                                max_value=bound if spec.max_value_from else None))
     index_columns = [c for c in suite_config.id_columns if c in typed.columns] + [ROW]
     batch_definition = datasource.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
     batch = batch_definition.get_batch(batch_parameters={"dataframe": typed})

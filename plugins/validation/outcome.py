@@ -35,6 +35,25 @@ class RowFailure:
 
 
 @dataclass(frozen=True)
+class FileProblem:
+    """A delivered table file that cannot be validated as it is (blocking: unreadable, not delivered, columns
+    missing), or that reads with a remark (warning: an extra column); named by its file, e.g. loans.csv."""
+    file: str                    # e.g. loans.csv
+    problem: str                 # empty, too_large, too_many_rows, undecodable, binary, no_header,
+                                 # duplicate_columns, wrong_delimiter, malformed, short_rows, not_delivered,
+                                 # missing_columns, extra_columns, unnamed_columns, unknown_table
+    detail: str                  # the whole sentence, starting with the file
+    items: tuple[str, ...] = ()  # what it names: lines, rows, columns
+    severity: str = "blocking"   # blocking | warning
+
+    def summary_line(self) -> str:
+        return self.detail
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+@dataclass(frozen=True)
 class ValidationOutcome:
     success: bool                       # no blocking failure
     blocking_failures: list[RowFailure]
@@ -44,10 +63,13 @@ class ValidationOutcome:
     statistics: dict[str, dict[str, Any]] = field(default_factory=dict)   # GX statistics per frame
     gx_results: dict[str, dict[str, Any]] = field(default_factory=dict)   # GX to_json_dict() per frame
     seconds: float = 0.0
+    file_problems: list[FileProblem] = field(default_factory=list)        # files, before any expectation
 
     def summary_lines(self) -> list[str]:
-        """Blocking failures first, then warnings (prefixed)."""
-        lines = [f.summary_line() for f in self.blocking_failures]
+        """Blocking file problems and failures first, then warnings (prefixed)."""
+        lines = [p.summary_line() for p in self.file_problems if p.severity == "blocking"]
+        lines += [f.summary_line() for f in self.blocking_failures]
+        lines += [f"warning: {p.summary_line()}" for p in self.file_problems if p.severity != "blocking"]
         return lines + [f"warning: {f.summary_line()}" for f in self.warnings]
 
     def gx_result_json(self, indent: int | None = 2) -> str:
