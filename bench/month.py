@@ -29,7 +29,6 @@ sys.path.insert(0, str(BENCH))
 from portfolio import AS_OF, SEED, dataset_dir, paths, write_portfolio  # noqa: E402
 
 MONTH = AS_OF.strftime("%Y-%m")
-ACCESS_KEY, SECRET_KEY = "postloan-bench", "postloan-bench-secret"
 
 
 def _bindable(port: int) -> bool:
@@ -103,12 +102,14 @@ def main() -> None:
     state.mkdir(parents=True)
     s3_port, master, volume, filer = _free_ports(4)
     os.environ.update({
-        "POSTLOAN_S3_ENDPOINT": f"127.0.0.1:{s3_port}", "POSTLOAN_S3_ACCESS_KEY": ACCESS_KEY,
-        "POSTLOAN_S3_SECRET_KEY": SECRET_KEY, "POSTLOAN_S3_SECURE": "false",
+        # no credentials: the server generates them into the state folder, and the pipeline finds its own there
+        "POSTLOAN_S3_ENDPOINT": f"127.0.0.1:{s3_port}", "POSTLOAN_S3_SECURE": "false",
         "POSTLOAN_BUCKET_INBOX": "bench-inbox", "POSTLOAN_BUCKET_ARCHIVE": "bench-archive",
         "POSTLOAN_BUCKET_WORK": "bench-work", "POSTLOAN_STATE_DIR": str(state),
         "DAGSTER_HOME": str(state / "dagster_home"),
     })
+    for key in ("POSTLOAN_S3_ACCESS_KEY", "POSTLOAN_S3_SECRET_KEY"):  # the bench runs as the pipeline
+        os.environ.pop(key, None)
     from plugins.archive import ObjectStore, s3_settings
     from plugins.archive.local_s3 import LocalS3, LocalS3Ports
     from plugins.config import load_config
@@ -119,7 +120,7 @@ def main() -> None:
     server = LocalS3(state, settings, LocalS3Ports(s3_port, master, volume, filer))
     server.start(timeout=90)
     try:
-        store = ObjectStore(settings)
+        store = ObjectStore(server.settings)
         store.ensure_buckets()
         started = time.perf_counter()
         tables = csv_tables(folder)

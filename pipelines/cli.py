@@ -5,6 +5,7 @@
     postloan run month 2026-09         run the monthly job for one month
     postloan run quarter 2026Q3        run the quarterly returns for one quarter
     postloan s3 start|stop|status      the local S3 server (SeaweedFS) for development and tests
+    postloan s3 credentials ROLE       that role's development credentials (export line for the shell)
     postloan archive find|get|verify|inputs   search the archive, fetch, verify, trace a report
     postloan archive hold|release|holds|extend|audit|rebuild-catalog|bundle|verify-bundle|log
                                        the audit archive (pipelines/cli_archive.py)
@@ -43,7 +44,8 @@ def _local_s3(cfg: PostloanConfig):
     s3 = s3_settings(cfg.storage)
     local = cfg.storage.local_server
     return LocalS3(settings.state_dir(), s3, ports_from_endpoint(s3.endpoint, local.master_port,
-                                                                  local.volume_port, local.filer_port))
+                                                                  local.volume_port, local.filer_port),
+                   roles=cfg.access.roles)
 
 
 def _is_loopback(endpoint: str) -> bool:
@@ -67,6 +69,7 @@ def ensure_object_store(cfg: PostloanConfig) -> None:
             print(f"started local S3 (SeaweedFS) on {s3.endpoint}, data in {server.root}")
         else:
             print(f"using the S3 server already answering on {s3.endpoint}")
+        s3 = s3_settings(cfg.storage)  # a first start has just generated the pipeline's credentials
     else:
         require_object_store(s3.endpoint)
     ObjectStore(s3).ensure_buckets()
@@ -327,13 +330,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_s3(args: argparse.Namespace) -> int:
     cfg = _config()
+    if args.role is not None and args.action != "credentials":
+        raise UserError(f"`postloan s3 {args.action}` takes no role; `postloan s3 credentials {args.role}` prints "
+                        "that role's credentials")
     server = _local_s3(cfg)
     if args.action == "start":
         print("started" if server.start() else "already running", server.settings.endpoint)
     elif args.action == "stop":
         print("stopped" if server.stop() else "not started from this state folder")
+    elif args.action == "credentials":
+        return _print_credentials(cfg, server, args.role)
     else:
         print(("answering on " if server.is_ready() else "not answering on ") + server.settings.endpoint)
+    return 0
+
+
+def _print_credentials(cfg: PostloanConfig, server, role: str | None) -> int:
+    """`postloan s3 credentials ROLE`: the local server's development credentials of one role, as an export
+    line for the shell (`eval "$(postloan s3 credentials auditor)"`); the CLI then acts as that identity."""
+    import shlex
+
+    if role is None:
+        raise UserError("name the role: `postloan s3 credentials ROLE`, ROLE one of "
+                        f"{', '.join(cfg.access.roles)}")
+    known = server.credentials
+    if not known:
+        raise UserError(f"the local S3 server has no credentials yet ({server.credentials_file} does not exist): "
+                        "start it once with `postloan s3 start`")
+    if role not in known:
+        raise UserError(f"the local S3 server has no identity for role {role}: restart it (`postloan s3 stop`, "
+                        "`postloan s3 start`) to create identities for the roles added to config/access.yaml")
+    creds = known[role]
+    storage = cfg.storage
+    print(f"export {storage.access_key_env}={shlex.quote(creds.access_key)} "
+          f"{storage.secret_key_env}={shlex.quote(creds.secret_key or '')}")
     return 0
 
 
@@ -379,8 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print the run's summary as one JSON object on stdout (progress goes to stderr)")
         one.set_defaults(func=cmd_run)
 
-    s3 = sub.add_parser("s3", help="the local S3 server (SeaweedFS)")
-    s3.add_argument("action", choices=["start", "stop", "status"])
+    s3 = sub.add_parser("s3", help="the local S3 server (SeaweedFS); `s3 credentials ROLE` prints a role's "
+                                   "development credentials as an export line")
+    s3.add_argument("action", choices=["start", "stop", "status", "credentials"])
+    s3.add_argument("role", nargs="?", type=types.role, metavar="ROLE",
+                    help="with `credentials`: a role of config/access.yaml, or pipeline")
     s3.set_defaults(func=cmd_s3)
 
     register_archive_commands(sub)  # postloan archive find|get|verify|inputs|hold|... (pipelines/cli_archive.py)

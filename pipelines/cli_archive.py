@@ -2,9 +2,11 @@
 and the access log.
 
 Every command that reads or changes the archive runs as a person (--user, default $POSTLOAN_USER or the
-login name) in a role (--as, config/access.yaml) for a reason (--reason), and is written to the
-append-only access log. `verify-bundle` needs nothing but the file. A hash is a document's or a published
-report's SHA-256, a unique prefix of it (the demo prints 12 digits), or the s3:// URL printed for it.
+login name) in a role for a reason (--reason), and is written to the append-only access log. The role is the
+one whose S3 identity the credentials in use are (config/access.yaml, plugins/archive/identities.py), which the
+object store enforces; --as states it and is refused when it disagrees. `verify-bundle` needs nothing but the
+file. A hash is a document's or a published report's SHA-256, a unique prefix of it (the demo prints 12
+digits), or the s3:// URL printed for it.
 Errors are pipelines/cli_errors.py's: one line, exit code 2.
 """
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 from pipelines import cli_errors as types
 from pipelines.cli_errors import UserError, cli_config, require_object_store
 
-# Defaults for the commands that predate access control (find, get, verify, inputs), so scripts keep
-# working: they run as $POSTLOAN_ROLE (else data_engineer, who sees identifiers masked) and are logged.
-DEFAULT_ROLE = os.environ.get("POSTLOAN_ROLE", "data_engineer")
+# The role is the S3 identity's whose credentials are in use (POSTLOAN_S3_ACCESS_KEY/SECRET_KEY; unset, the
+# local server's pipeline identity): --as (or $POSTLOAN_ROLE) only states it, and is refused when it disagrees.
+# The commands that predate access control (find, get, verify, inputs) need neither --as nor --reason.
+DEFAULT_ROLE = os.environ.get("POSTLOAN_ROLE") or None
 DEFAULT_REASON = "command line lookup (no reason given)"
 REPORT_KINDS = ("management_report", "regulatory_return")
 
@@ -41,7 +44,8 @@ def open_archive():
 
 def _identity(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--as", dest="role", required=required, default=None if required else DEFAULT_ROLE,
-                        type=types.role, help="role from config/access.yaml")
+                        type=types.role, help="role from config/access.yaml: the role of the S3 credentials in use "
+                                              "(refused when it is another)")
     parser.add_argument("--reason", required=required, default=None if required else DEFAULT_REASON,
                         help="why (recorded in the access log)")
     parser.add_argument("--user", default=os.environ.get("POSTLOAN_USER") or getpass.getuser(),
@@ -140,9 +144,17 @@ def register_archive_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _session(args: argparse.Namespace):
+    """The archive in the role of the S3 credentials in use (plugins/archive/access.py authenticated_role)."""
     from plugins.archive.access import AccessPolicy, ArchiveSession
 
-    return ArchiveSession(open_archive(), AccessPolicy(cli_config().access), args.user, args.role, args.reason)
+    archive = open_archive()
+    session = ArchiveSession.authenticated(archive, AccessPolicy(cli_config().access), args.user, args.reason)
+    if args.role is not None and args.role != session.role:
+        raise UserError(f"--as {args.role} disagrees with the S3 credentials in use, which are the {session.role} "
+                        f"identity's: act as {args.role} with its credentials (for the local server: eval \"$("
+                        f"postloan s3 credentials {args.role})\"), or give --as {session.role}")
+    args.role = session.role
+    return session
 
 
 def resolve(archive, text: str):

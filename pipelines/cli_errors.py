@@ -324,7 +324,12 @@ def _unreachable(exc: BaseException) -> str | None:
                 "and run the command again")
     if module.startswith("minio") and type(exc).__name__ == "S3Error":
         code = getattr(exc, "code", "")
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
+        if code == "AccessDenied":
+            where = "/".join(p for p in (getattr(exc, "bucket_name", None), getattr(exc, "object_name", None)) if p)
+            return (f"the object store refused this to the S3 identity in use (AccessDenied"
+                    f"{' on ' + where if where else ''}): its role may not do it (SECURITY.md); act with the "
+                    "credentials of a role that may (`postloan s3 credentials ROLE` for the local server)")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return (f"the object store refused the credentials ({code}): set POSTLOAN_S3_ACCESS_KEY and "
                     "POSTLOAN_S3_SECRET_KEY (config/storage.yaml names them)")
         if code in ("NoSuchBucket", "NoSuchKey", "NoSuchVersion"):

@@ -2,7 +2,9 @@
 
 Endpoints and credentials are read from config/storage.yaml and the environment
 variables it names (POSTLOAN_S3_ENDPOINT, POSTLOAN_S3_ACCESS_KEY, ...), so the same
-definitions run against the local SeaweedFS, MinIO or S3.
+definitions run against the local SeaweedFS, MinIO or S3. Runs act as the identity of
+those credentials; without them, against the local server, as the pipeline's own identity
+(generated into the state folder at the server's first start; SECURITY.md).
 """
 from __future__ import annotations
 

@@ -2,7 +2,12 @@
 
 POSTLOAN_STATE_DIR (default: .state/ in the repository) holds the local S3
 server's data, the SQLite catalog and DAGSTER_HOME; POSTLOAN_CONFIG_DIR
-(default: config/) the YAML configuration.
+(default: config/) the YAML configuration. The local server's secrets live in
+<state>/s3/ (mode 0700): the roles' development credentials (credentials.json),
+the JWT signing keys (security.toml) and the TLS certificate and key (tls/); none
+is ever in the repository or config/. plugins/archive/store.py finds the pipeline's
+credentials there through plugins/archive/identities.py default_state_dir, which reads
+the same POSTLOAN_STATE_DIR with the same default.
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
-"""Shared fixtures: a real SeaweedFS S3 server per test session, on free loopback ports."""
+"""Shared fixtures: a real SeaweedFS S3 server per test session, on free loopback ports, started by the
+project's own launcher (plugins/archive/local_s3.py) exactly as `postloan s3 start` starts it: only S3
+answers, with one identity per role of config/access.yaml plus the pipeline's, whose credentials are the
+session's default."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -11,9 +15,6 @@ import pytest
 from plugins.archive import Archive, Catalog, ObjectStore, S3Settings
 from plugins.archive.local_s3 import LocalS3, LocalS3Ports
 from plugins.config import load_config
-
-ACCESS_KEY = "postloan-test"
-SECRET_KEY = "postloan-test-secret"
 
 
 def _free_port(rng: random.Random, taken: set[int]) -> int:
@@ -38,26 +39,28 @@ def _bindable(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real S3 server (SeaweedFS) with credentials; anonymous requests are refused."""
+    """A real S3 server (SeaweedFS) in a fresh state folder: its credentials are generated there at start,
+    `settings` carries the pipeline's; anonymous requests are refused."""
     rng, taken = random.Random(os.getpid()), set()
     ports = LocalS3Ports(*(_free_port(rng, taken) for _ in range(4)))
-    settings = S3Settings(endpoint=f"127.0.0.1:{ports.s3}", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+    settings = S3Settings(endpoint=f"127.0.0.1:{ports.s3}", access_key="", secret_key="",
                           region="us-east-1", secure=False, inbox_bucket="test-inbox",
                           archive_bucket="test-archive", work_bucket="test-work")
-    server = LocalS3(tmp_path_factory.mktemp("s3state"), settings, ports)
+    server = LocalS3(tmp_path_factory.mktemp("state"), settings, ports, roles=load_config().access.roles)
     server.start(timeout=90)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def s3_env(s3_server: LocalS3, tmp_path_factory: pytest.TempPathFactory):
-    """Environment pointing the pipeline at the test server and a fresh state folder."""
-    state = tmp_path_factory.mktemp("state")
+def s3_env(s3_server: LocalS3):
+    """Environment pointing the pipeline at the test server, as its pipeline identity, and at the server's
+    state folder (fresh for the session: catalog, DAGSTER_HOME, and the local credentials the CLI reads)."""
+    state = s3_server.root.parent
     values = {
         "POSTLOAN_S3_ENDPOINT": s3_server.settings.endpoint,
-        "POSTLOAN_S3_ACCESS_KEY": ACCESS_KEY,
-        "POSTLOAN_S3_SECRET_KEY": SECRET_KEY,
+        "POSTLOAN_S3_ACCESS_KEY": s3_server.settings.access_key,
+        "POSTLOAN_S3_SECRET_KEY": s3_server.settings.secret_key,
         "POSTLOAN_BUCKET_INBOX": "test-inbox",
         "POSTLOAN_BUCKET_ARCHIVE": "test-archive",
         "POSTLOAN_BUCKET_WORK": "test-work",
@@ -72,6 +75,28 @@ def s3_env(s3_server: LocalS3, tmp_path_factory: pytest.TempPathFactory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture()
+def as_role(s3_env, s3_server: LocalS3):
+    """`with as_role("auditor"): ...` runs the block with that role's S3 credentials in the environment, as
+    `eval "$(postloan s3 credentials auditor)"` would; the pipeline's are back afterwards."""
+    @contextlib.contextmanager
+    def switch(role: str):
+        creds = s3_server.credentials[role]
+        keys = ("POSTLOAN_S3_ACCESS_KEY", "POSTLOAN_S3_SECRET_KEY")
+        saved = {key: os.environ.get(key) for key in keys}
+        os.environ.update(dict(zip(keys, (creds.access_key, creds.secret_key))))
+        try:
+            yield s3_server.settings_for(role)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    return switch
 
 
 @pytest.fixture(scope="session")

@@ -119,3 +119,51 @@ def test_a_read_only_role_with_a_write_action_is_refused(tmp_path):
                                              "actions: [find, get, hold]"))
     with pytest.raises(ConfigError, match=r"access\.yaml: key 'roles\.auditor': Value error, a read-only role may not hold"):
         load_config(target)
+
+
+def test_the_session_takes_its_role_from_the_s3_credentials_and_logs_their_access_key(archive_with_docs, config,
+                                                                                      tmp_path):
+    """A deployment's identity map (POSTLOAN_S3_IDENTITIES: access key → role, no secrets) names the role of the
+    credentials in use; a key it does not name is refused before anything is read."""
+    import json
+
+    from plugins.archive.access import authenticated_role
+    from plugins.archive.identities import IDENTITIES_ENV, identity_map_path
+
+    archive, contract, _ = archive_with_docs
+    key = archive.store.settings.access_key
+    identity_map = tmp_path / "identities.json"
+    identity_map.write_text(json.dumps({"roles": {"auditor": {"access_key": key}}}))
+    assert identity_map_path({IDENTITIES_ENV: str(identity_map)}) == identity_map
+    session = ArchiveSession.authenticated(archive, AccessPolicy(config.access), "zhao.min", "sample 4", identity_map)
+    assert session.role == "auditor"
+    session.get(contract.sha256)
+    entry = archive.catalog.access_entries()[-1]
+    assert (entry.role, entry.action, json.loads(entry.detail)["s3_access_key"]) == ("auditor", "get", key)
+    with pytest.raises(AccessDenied, match=f"the S3 access key {key} is not a role's identity"):
+        authenticated_role(archive.store.settings, tmp_path / "nobody.json")
+
+
+def test_each_roles_s3_grants_follow_its_archive_actions(config):
+    """The table the server enforces (plugins/archive/identities.py, SECURITY.md), derived from access.yaml."""
+    from plugins.archive.identities import role_grants
+
+    grants = {name: role_grants(name, role.actions, role.read_only, "in", "ar", "wk")
+              for name, role in config.access.roles.items()}
+    assert set(grants) == {"pipeline", "data_engineer", "risk_officer", "regulatory_reporting", "auditor"}
+    assert "Admin" in grants["pipeline"]
+    writes = ("Write", "Admin", "Tagging", "PutObjectLegalHold", "PutObjectRetention", "DeleteBucket")
+
+    def writes_of(role: str) -> list[str]:
+        return [g for g in grants[role] if g.split(":", 1)[0] in writes]
+
+    assert writes_of("auditor") == []  # read-only: nothing anywhere
+    assert [g for g in writes_of("data_engineer") if g.split(":", 1)[1].startswith("ar")] == []
+    assert writes_of("regulatory_reporting") == ["Write:in"]  # archive redeliver only
+    assert sorted(writes_of("risk_officer")) == sorted([
+        "PutObjectLegalHold:ar/documents/*", "PutObjectLegalHold:ar/quarantine/*", "Write:ar/holds/*",
+        "PutObjectRetention:ar/holds/*", "PutObjectRetention:ar/documents/*", "PutObjectRetention:ar/quarantine/*",
+        "Write:in"])
+    for role in grants:  # no role but the pipeline writes documents, reports or manifests
+        if role != "pipeline":
+            assert "Write:ar" not in grants[role] and not [g for g in grants[role] if g.startswith("Admin")]

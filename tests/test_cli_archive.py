@@ -7,7 +7,7 @@ import uuid
 from tests.archive_support import meta
 
 
-def test_hold_extend_bundle_and_log_from_the_command_line(s3_env, tmp_path, capsys):
+def test_hold_extend_bundle_and_log_from_the_command_line(s3_env, as_role, tmp_path, capsys):
     from pipelines import cli
 
     archive = cli._archive()
@@ -17,22 +17,26 @@ def test_hold_extend_bundle_and_log_from_the_command_line(s3_env, tmp_path, caps
     who = ["--as", "risk_officer", "--reason", "lawsuit 2026-117", "--user", "li.wei"]
     capsys.readouterr()
 
-    assert cli.main(["archive", "hold", "--kind", "litigation", "--borrower", borrower, *who]) == 0
-    hold_id = json.loads(capsys.readouterr().out)["hold_id"]
-    assert cli.main(["archive", "extend", "--contract", contract, "--until", "2099-01-01", *who]) == 0
-    assert cli.main(["archive", "extend", "--hash", record.sha256, "--until", "2030-01-01", *who]) == 2
-    assert "would shorten it" in capsys.readouterr().err
-    assert cli.main(["archive", "release", hold_id, *who]) == 0
-    assert cli.main(["archive", "hold", "--kind", "litigation", "--borrower", borrower,
-                     "--as", "auditor", "--reason", "curious", "--user", "zhao.min"]) == 2  # read-only
+    with as_role("risk_officer"):  # each command acts as the role whose S3 credentials it is given
+        assert cli.main(["archive", "hold", "--kind", "litigation", "--borrower", borrower, *who]) == 0
+        hold_id = json.loads(capsys.readouterr().out)["hold_id"]
+        assert cli.main(["archive", "extend", "--contract", contract, "--until", "2099-01-01", *who]) == 0
+        assert cli.main(["archive", "extend", "--hash", record.sha256, "--until", "2030-01-01", *who]) == 2
+        assert "would shorten it" in capsys.readouterr().err
+        assert cli.main(["archive", "release", hold_id, *who]) == 0
+    with as_role("auditor"):
+        assert cli.main(["archive", "hold", "--kind", "litigation", "--borrower", borrower,
+                         "--as", "auditor", "--reason", "curious", "--user", "zhao.min"]) == 2  # read-only
     bundle = tmp_path / "loan.zip"
-    assert cli.main(["archive", "bundle", "--loan", contract, "-o", str(bundle), *who]) == 0
+    with as_role("risk_officer"):
+        assert cli.main(["archive", "bundle", "--loan", contract, "-o", str(bundle), *who]) == 0
     assert cli.main(["archive", "verify-bundle", str(bundle)]) == 0
     capsys.readouterr()
-    assert cli.main(["archive", "find", "--borrower", borrower, "--as", "auditor", "--reason", "audit 2026",
-                     "--user", "zhao.min"]) == 0
-    assert borrower not in capsys.readouterr().out
-    assert cli.main(["archive", "log", "--target", borrower, "--as", "auditor", "--reason", "audit 2026",
-                     "--user", "zhao.min"]) == 0
+    with as_role("auditor"):
+        assert cli.main(["archive", "find", "--borrower", borrower, "--as", "auditor", "--reason", "audit 2026",
+                         "--user", "zhao.min"]) == 0
+        assert borrower not in capsys.readouterr().out
+        assert cli.main(["archive", "log", "--target", borrower, "--as", "auditor", "--reason", "audit 2026",
+                         "--user", "zhao.min"]) == 0
     actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
     assert actions == ["hold", "denied:hold", "find"]  # entries naming the borrower (extend named the contract)

@@ -266,7 +266,7 @@ def test_the_manifest_lists_every_input_of_the_report(month_runs):
     assert manifest["inputs"]["config_sha256"] == cfg.digest
 
 
-def test_the_month_delivery_is_restored_from_the_archive_alone_byte_for_byte(month_runs, capsys):
+def test_the_month_delivery_is_restored_from_the_archive_alone_byte_for_byte(month_runs, as_role, capsys):
     from pipelines import cli
 
     store = month_runs["store"]
@@ -280,7 +280,8 @@ def test_the_month_delivery_is_restored_from_the_archive_alone_byte_for_byte(mon
     for key in delivered:  # the inbox is gone; only the archive remains
         store.client.remove_object(bucket, key)
     assert not inbox()
-    assert cli.main(["archive", "redeliver", MONTH, "--as", "data_engineer", "--reason", "re-run as filed"]) == 0
+    with as_role("data_engineer"):  # the CLI acts as the role whose S3 credentials it is given
+        assert cli.main(["archive", "redeliver", MONTH, "--as", "data_engineer", "--reason", "re-run as filed"]) == 0
     assert "redelivered" in capsys.readouterr().out
     redelivered = inbox()
     # Other suites share this session's archive and may file their own documents under 2026-09, so the
@@ -290,7 +291,7 @@ def test_the_month_delivery_is_restored_from_the_archive_alone_byte_for_byte(mon
     assert {key: redelivered.get(key) for key in delivered} == delivered
 
 
-def test_the_configuration_of_a_report_is_restored_from_the_archive_alone(month_runs, tmp_path, capsys):
+def test_the_configuration_of_a_report_is_restored_from_the_archive_alone(month_runs, as_role, tmp_path, capsys):
     from pipelines import cli
 
     monthly, _ = month_runs["first"]
@@ -298,8 +299,9 @@ def test_the_configuration_of_a_report_is_restored_from_the_archive_alone(month_
     manifest = archive.manifest(monthly.asset_value("published_management_report")["manifest_key"])
     [snapshot] = [d for d in manifest["inputs"]["documents"] if d["class"] == "configuration"]
     restored = tmp_path / "config"
-    assert cli.main(["archive", "restore-config", snapshot["sha256"], "--into", str(restored),
-                     "--as", "auditor", "--reason", "re-run 2026-09 as filed"]) == 0
+    with as_role("auditor"):
+        assert cli.main(["archive", "restore-config", snapshot["sha256"], "--into", str(restored),
+                         "--as", "auditor", "--reason", "re-run 2026-09 as filed"]) == 0
     assert manifest["inputs"]["config_sha256"] in capsys.readouterr().out
     from plugins.config import config_digest
 

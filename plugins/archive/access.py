@@ -3,6 +3,11 @@
 A session binds an archive to a person, their role and the reason for looking. Every lookup and
 download goes through it and is written to the access log before the answer is returned — refused
 attempts too. Roles that do not need borrower identifiers see them masked (config/access.yaml).
+
+The role is not taken on a caller's word: `ArchiveSession.authenticated` (what the command line uses)
+takes it from the S3 credentials the archive's store authenticates with, by their access key
+(`authenticated_role`), and each log entry names that access key. The object store itself refuses
+whatever that identity may not do (plugins/archive/identities.py); the checks here say why first and log it.
 """
 from __future__ import annotations
 
@@ -11,13 +16,31 @@ from dataclasses import asdict
 from datetime import date, datetime, timezone
 from typing import Any
 
+from pathlib import Path
+
 from plugins.archive.archive import Archive, retain_until, sha256_hex
 from plugins.archive.catalog import GENESIS_HASH, AccessEntry, DocumentRecord, access_entry_hash
+from plugins.archive.identities import IDENTITIES_ENV, identity_map_path, role_of_access_key
+from plugins.archive.store import S3Settings
 from plugins.config import Access, Role
 
 
 class AccessDenied(PermissionError):
     """The role may not do this, or the request lacks a reason."""
+
+
+def authenticated_role(settings: S3Settings, identity_map: Path | None = None) -> str:
+    """The role whose S3 identity the credentials in use are: what the object store will let this caller do,
+    and so what the access log records (not a role the caller names). Looked up by access key in the identity
+    map: the local server's credentials file, or the deployment's $POSTLOAN_S3_IDENTITIES."""
+    path = identity_map or identity_map_path()
+    role = role_of_access_key(settings.access_key, path)
+    if role is None:
+        key = f"the S3 access key {settings.access_key}" if settings.access_key else "no S3 access key"
+        raise AccessDenied(f"{key} is not a role's identity ({path} names none such): use a role's "
+                           "credentials (`postloan s3 credentials ROLE` prints the local server's), or set "
+                           f"{IDENTITIES_ENV} to the file naming the role of each of your access keys")
+    return role
 
 
 def mask_value(value: str | None) -> str | None:
@@ -67,13 +90,26 @@ class AccessPolicy:
 
 
 class ArchiveSession:
-    """The archive as one person in one role sees it, for one stated reason; every call is logged."""
+    """The archive as one person in one role sees it, for one stated reason; every call is logged.
 
-    def __init__(self, archive: Archive, policy: AccessPolicy, actor: str, role: str, reason: str):
+    `access_key`: the S3 identity the session's store authenticates as (`authenticated`); each log entry
+    then names it, beside the role that identity is."""
+
+    def __init__(self, archive: Archive, policy: AccessPolicy, actor: str, role: str, reason: str,
+                 access_key: str | None = None):
         policy.role(role)  # unknown roles fail here
         if not reason or not reason.strip():
             raise AccessDenied("every access to the archive needs a reason (--reason)")
         self.archive, self.policy, self.actor, self.role, self.reason = archive, policy, actor, role, reason
+        self.access_key = access_key
+
+    @classmethod
+    def authenticated(cls, archive: Archive, policy: AccessPolicy, actor: str, reason: str,
+                      identity_map: Path | None = None) -> "ArchiveSession":
+        """A session in the role of the credentials the archive's store uses (`authenticated_role`)."""
+        settings = archive.store.settings
+        return cls(archive, policy, actor, authenticated_role(settings, identity_map), reason,
+                   access_key=settings.access_key)
 
     @property
     def masked(self) -> bool:
@@ -85,6 +121,8 @@ class ArchiveSession:
             raise AccessDenied(f"role {self.role} may not {action} (access.yaml)")
 
     def log(self, action: str, target: str, detail: dict) -> AccessEntry:
+        if self.access_key:
+            detail = {**detail, "s3_access_key": self.access_key}
         return self.archive.catalog.append_access(self.actor, self.role, action, target, self.reason, detail)
 
     def view(self, record: DocumentRecord) -> dict[str, Any]:

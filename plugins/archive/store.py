@@ -28,18 +28,39 @@ class S3Settings:
 
 
 def s3_settings(storage: Storage, env: Mapping[str, str] | None = None) -> S3Settings:
-    """Settings from config/storage.yaml, each overridable by its environment variable."""
+    """Settings from config/storage.yaml, each overridable by its environment variable.
+
+    The credentials are the environment's (POSTLOAN_S3_ACCESS_KEY / POSTLOAN_S3_SECRET_KEY, as storage.yaml
+    names them): whoever runs a command acts as the identity whose credentials they give. Without them, on a
+    loopback endpoint, the pipeline's development credentials of the local server (generated into the state
+    folder at its first start, plugins/archive/identities.py); none are kept in config/."""
     env = os.environ if env is None else env
+    endpoint = env.get("POSTLOAN_S3_ENDPOINT", storage.endpoint)
+    access_key, secret_key = env.get(storage.access_key_env), env.get(storage.secret_key_env)
+    if not (access_key and secret_key):
+        access_key, secret_key = _default_credentials(storage, endpoint, env)
     return S3Settings(
-        endpoint=env.get("POSTLOAN_S3_ENDPOINT", storage.endpoint),
-        access_key=env.get(storage.access_key_env, storage.local_access_key),
-        secret_key=env.get(storage.secret_key_env, storage.local_secret_key),
+        endpoint=endpoint,
+        access_key=access_key,
+        secret_key=secret_key,
         region=env.get("POSTLOAN_S3_REGION", storage.region),
         secure=env.get("POSTLOAN_S3_SECURE", str(storage.secure)).lower() in ("1", "true", "yes"),
         inbox_bucket=env.get("POSTLOAN_BUCKET_INBOX", storage.buckets.inbox),
         archive_bucket=env.get("POSTLOAN_BUCKET_ARCHIVE", storage.buckets.archive),
         work_bucket=env.get("POSTLOAN_BUCKET_WORK", storage.buckets.work),
     )
+
+
+def _default_credentials(storage: Storage, endpoint: str, env: Mapping[str, str]) -> tuple[str, str]:
+    from plugins.archive.identities import PIPELINE, local_credentials_path, read_credentials
+
+    if endpoint.rsplit(":", 1)[0].strip("[]") in ("127.0.0.1", "localhost", "::1"):
+        pipeline = read_credentials(local_credentials_path(env)).get(PIPELINE)
+        if pipeline and pipeline.secret_key:
+            return pipeline.access_key, pipeline.secret_key
+    # Not started yet (the server writes them at its first start), or a remote endpoint without credentials:
+    # the server refuses these, and the error names the variables to set.
+    return getattr(storage, "local_access_key", None) or "", getattr(storage, "local_secret_key", None) or ""
 
 
 @dataclass(frozen=True)
