@@ -15,7 +15,7 @@ from dagster import (
 
 from assets.common import markdown_table
 from assets.reports import manifest_inputs
-from pipelines.partitions import PREVIOUS_MONTH, monthly_partitions
+from pipelines.partitions import PREVIOUS_MONTH, PREVIOUS_PUBLISHED_CLASSIFICATION, monthly_partitions
 from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins import registry
 from plugins.classification import TIER_NAMES, with_previous_and_overrides
@@ -120,6 +120,7 @@ def overrides_respect_floors(context: AssetCheckExecutionContext, loan_classific
 
 
 @asset(partitions_def=monthly_partitions, group_name="publish", io_manager_key="work_io_manager",
+       deps=[PREVIOUS_PUBLISHED_CLASSIFICATION],  # its manifest names last month's publication
        description="The month's loan-level classification (五级分类明细: tier, previous tier, rules and reasons per "
                    "loan) archived as CSV with its manifest: the record next month's previous tiers and migration "
                    "opening are read as, and what a later month's manifest names as previous_classification.")

@@ -103,21 +103,36 @@ def earlier_statement_figures(context: AssetExecutionContext, statement_figures_
         "statements": int(earlier["sha256"].nunique()), "figures": len(earlier)})
 
 
+# The same month's earlier_statement_figures, {} when it is not materialized. A check runs in the run of the asset
+# it checks, and an asset backfill (the UI's) plans runs from asset dependencies only, so this check may run before
+# earlier_statement_figures of its month, or in a backfill that does not target it: it then compares with this
+# month's filings alone and says so (earlier_filings_read false) instead of failing to load its input.
+SAME_MONTH_EARLIER_FIGURES = AssetIn(key=AssetKey("earlier_statement_figures"), metadata={"materialized_only": True})
+
+
+def _only_partition(values: dict) -> pd.DataFrame | dict | None:
+    """The value of the one partition a materialized_only input maps to, or None when it was not materialized."""
+    return next(iter(values.values()), None)
+
+
 @asset_check(asset=statement_figures_extracted, partitions_def=monthly_partitions,
-             additional_ins={"earlier_statement_figures": AssetIn()},
+             additional_ins={"earlier_statement_figures": SAME_MONTH_EARLIER_FIGURES},
              description="Current and prior period consistent with the previous filing: a statement's prior-period "
                          "column (年初 on the balance sheet, 上年同期 on the income and cash-flow statements) equals the "
                          "current column of the borrower's earlier filing for that period, when it was extracted; a "
-                         "difference flags the statement (its hash), not the run.")
+                         "difference flags the statement (its hash), not the run. When earlier_statement_figures of "
+                         "the month is not materialized, only this month's filings are compared (earlier_filings_read).")
 def statements_consistent_with_previous_filing(context: AssetCheckExecutionContext,
                                                statement_figures_extracted: pd.DataFrame,
-                                               earlier_statement_figures: pd.DataFrame,
+                                               earlier_statement_figures: dict,
                                                config: PostloanConfigResource) -> AssetCheckResult:
     fiscal_year_end = config.get().documents.previous_filing.fiscal_year_end
-    compared = previous_filing_comparisons(statement_figures_extracted, earlier_statement_figures, fiscal_year_end)
+    earlier = _only_partition(earlier_statement_figures)
+    compared = previous_filing_comparisons(statement_figures_extracted, earlier, fiscal_year_end)
     breaks = compared[~compared["consistent"].astype(bool)]
     statements = statement_figures_extracted["sha256"].dropna().unique()
     return AssetCheckResult(passed=breaks.empty, severity=AssetCheckSeverity.WARN, metadata={
+        "earlier_filings_read": earlier is not None,
         "statements_checked": int(compared["sha256"].nunique()),
         "statements_without_earlier_filing": int(len(set(statements) - set(compared["sha256"]))),
         "figures_compared": len(compared),
@@ -159,7 +174,11 @@ PREVIOUS_BORROWER_STATEMENTS = AssetIn(key=AssetKey("borrower_statements"), part
 
 
 @asset(partitions_def=monthly_partitions, group_name="extract", io_manager_key="work_io_manager",
-       ins={"previous_statements": PREVIOUS_BORROWER_STATEMENTS},
+       ins={"previous_statements": PREVIOUS_BORROWER_STATEMENTS,
+            # {} when not materialized: an asset backfill from the UI does not target the first month's
+            # earlier_statement_figures (it only reaches partitions downstream of the selected ones, and that
+            # asset reads earlier months), so the state then bootstraps from this month alone and says so.
+            "earlier_statement_figures": SAME_MONTH_EARLIER_FIGURES},
        description="Per borrower its latest statement figures by statement type and period (with each figure's "
                    "document sha256 and page, and the month it was delivered), carried month over month: last "
                    "month's borrower_statements plus this month's deliveries (a newer period replaces an older "
@@ -167,14 +186,15 @@ PREVIOUS_BORROWER_STATEMENTS = AssetIn(key=AssetKey("borrower_statements"), part
                    "borrower's latest filing and its age in months at the month end), ratios "
                    "(plugins/documents/ratios.py on the latest figures), log (what each of this month's "
                    "deliveries did), provenance. When last month was never run it bootstraps from the earlier "
-                   "months' statement figures that are materialized (earlier_statement_figures), metadata source.")
+                   "months' statement figures that are materialized (earlier_statement_figures; this month alone when "
+                   "that is not materialized), metadata source.")
 def borrower_statements(context: AssetExecutionContext, statement_figures_extracted: pd.DataFrame,
-                        earlier_statement_figures: pd.DataFrame, previous_statements: dict) -> MaterializeResult:
+                        earlier_statement_figures: dict, previous_statements: dict) -> MaterializeResult:
     from plugins.monitoring.statement_state import build_state
 
-    previous = next(iter(previous_statements.values()), None)
+    previous = _only_partition(previous_statements)
     state = build_state(context.partition_key, statement_figures_extracted, previous,
-                        earlier=None if previous else earlier_statement_figures)
+                        earlier=None if previous else _only_partition(earlier_statement_figures))
     source = state["provenance"]["source"].iloc[0]
     context.log.info(f"{context.partition_key}: statement state from {source}")
     filings, log = state["filings"], state["log"]

@@ -8,7 +8,9 @@ from datetime import date
 
 import warnings
 
-from dagster import BetaWarning, MonthlyPartitionsDefinition, TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
+from dagster import (
+    AssetDep, BetaWarning, MonthlyPartitionsDefinition, TimeWindowPartitionMapping, TimeWindowPartitionsDefinition,
+)
 
 from pipelines import settings
 from plugins.config import HISTORY_MONTHS_BACK, load_config
@@ -30,6 +32,12 @@ with warnings.catch_warnings():  # allow_nonexistent_upstream_partitions is "bet
     # This month and the one before in one input (Dagster takes one input per upstream asset).
     THIS_AND_PREVIOUS_MONTH = TimeWindowPartitionMapping(start_offset=-1, end_offset=0,
                                                          allow_nonexistent_upstream_partitions=True)
+
+# A month's manifests name last month's published loan-level classification (assets/reports.py
+# previous_classification looks it up in the catalog), so whatever publishes a manifest for a month is declared
+# downstream of that publication: a UI (asset) backfill then publishes the months in order, as the CLI does,
+# instead of whichever run comes first (no value is loaded: it orders, the catalog is read as before).
+PREVIOUS_PUBLISHED_CLASSIFICATION = AssetDep("published_loan_classification", partition_mapping=PREVIOUS_MONTH)
 
 # The stored month-end states behind the history assets (tier_history, delinquency_history, portfolio_performance):
 # this month and the HISTORY_MONTHS_BACK (24) before it. A mapping is fixed when the definitions load while the

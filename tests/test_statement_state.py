@@ -210,10 +210,9 @@ def test_the_asset_builds_from_last_months_state_or_bootstraps():
 
     september = statement("B1", "2026-06-30", "q2", [("total_assets", 1_100_00, None)])
     first = borrower_statements(build_asset_context(partition_key=MONTH), statement_figures_extracted=september,
-                                earlier_statement_figures=nothing().assign(filed_month=None), previous_statements={})
+                                earlier_statement_figures={}, previous_statements={})
     assert first.metadata["source"].startswith("bootstrap: this month only")
     october = borrower_statements(build_asset_context(partition_key="2026-10"), statement_figures_extracted=nothing(),
-                                  earlier_statement_figures=nothing().assign(filed_month=None),
-                                  previous_statements={MONTH: first.value})
+                                  earlier_statement_figures={}, previous_statements={MONTH: first.value})
     assert october.metadata["source"] == "previous month's borrower_statements (2026-09)"
     assert october.value["filings"][["period_end", "age_months"]].values.tolist() == [["2026-06-30", 4]]
