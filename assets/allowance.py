@@ -28,7 +28,7 @@ from plugins.provisioning.movement import reconciles
 
 
 def _classifier(cfg: PostloanConfig):
-    rules = registry.classification_rules()
+    rules = registry.classification_rules(cfg.plugins)
 
     def classify(book: pd.DataFrame, as_of: date) -> dict[str, int]:
         verdicts = classify_facts(facts_frame(book, as_of), cfg.classification, rules)
@@ -121,6 +121,12 @@ def allowance_movement(context: AssetExecutionContext, loan_provisions: pd.DataF
                                     cfg.provisioning, stages=moved)
     written = written_off_between(core_system_extract, previous, as_of)
     recovered = recoveries_between(core_system_extract, previous, as_of)
+    # Recoveries the disposal register records on written-off claims (after write-off, from guarantors, from
+    # collateral enforcement or auction; plugins/monitoring/disposal.py) are credited to stage 3 as well.
+    from plugins.monitoring.disposal import recoveries_after_write_off
+
+    registered = recoveries_after_write_off(core_system_extract, previous, as_of, cfg.monitoring.disposal)
+    recovered += registered
     table = roll_forward(opening, closing, dict(zip(restated["contract_id"], restated["ecl_cents"])),
                          set(written["contract_id"]), recovered)
     if not reconciles(table):  # cannot happen by construction; refuse to publish a table that does not add up
@@ -133,6 +139,7 @@ def allowance_movement(context: AssetExecutionContext, loan_provisions: pd.DataF
         "written_off_loans": len(written),
         "written_off_principal_yuan": float(yuan(int(written["written_off_cents"].sum()))),
         "recoveries_yuan": float(yuan(recovered)),
+        "recoveries_from_disposal_register_yuan": float(yuan(registered)),
         "stage_transfers": len(moved),
         "movement": MetadataValue.md(markdown_table(_yuan_table(table))),
     })

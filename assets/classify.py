@@ -52,7 +52,7 @@ def reported(previous_classification: dict) -> pd.DataFrame | None:
 def loan_classification(context: AssetExecutionContext, core_tables: dict, previous_classification: dict,
                         config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().classification
-    rules = registry.classification_rules()
+    rules = registry.classification_rules(config.get().plugins)
     as_of = month_end(context.partition_key)
     share = external_overdue_share(core_tables.get("external_overdue_share"))
     overrides, refused = ([], []) if "overrides" not in core_tables else read_overrides(

@@ -18,12 +18,17 @@ from plugins.ingest import month_end
                    "documents and age in months), and statements overdue (a corporate borrower on the book whose "
                    "latest statement is older than early_warning.yaml allows, or who never delivered one).")
 def early_warning_signals(context: AssetExecutionContext, core_system_extract: dict,
-                          loan_classification: pd.DataFrame, borrower_statements: dict,
+                          loan_classification: pd.DataFrame, borrower_statements: dict, monitoring_findings: dict,
                           config: PostloanConfigResource) -> MaterializeResult:
     cfg = config.get().early_warning
     as_of = month_end(context.partition_key)
     frame = signals_frame(book_signals(loan_classification, core_system_extract, as_of, cfg,
                                        statements=borrower_statements))
+    # Guarantors, collateral, use of funds, vehicles, events and inspection findings (monitoring_findings).
+    extra = monitoring_findings["signals"].reindex(columns=frame.columns)
+    if len(extra):
+        frame = pd.concat([frame, extra.astype(frame.dtypes.to_dict())], ignore_index=True).sort_values(
+            ["contract_id", "signal"], kind="stable", ignore_index=True)
     counts = frame.groupby(["signal", "severity"]).size().rename("signals").reset_index()
     context.log.info(f"{context.partition_key}: {len(frame)} signals on {frame['contract_id'].nunique()} loans")
     return MaterializeResult(value=frame, metadata={
@@ -39,15 +44,21 @@ def early_warning_signals(context: AssetExecutionContext, core_system_extract: d
 
 
 @asset(partitions_def=monthly_partitions, group_name="risk", io_manager_key="work_io_manager",
-       description="The month's watch list: every 关注 loan, every restructured loan in observation and every loan "
-                   "with a high-severity signal, with the recommended action and the responsible role.")
+       description="The month's watch list: every 关注 loan, every restructured loan in observation, every loan "
+                   "with a high-severity signal and every loan with a warning open past its deadline (escalated), "
+                   "with the recommended action and the responsible role, and each open warning's age in days "
+                   "(warning_lifecycle).")
 def watch_list(context: AssetExecutionContext, loan_classification: pd.DataFrame,
-                        early_warning_signals: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
-    frame = build_watch_list(loan_classification, early_warning_signals, config.get().early_warning)
+                        early_warning_signals: pd.DataFrame, warning_lifecycle: pd.DataFrame,
+                        config: PostloanConfigResource) -> MaterializeResult:
+    cfg = config.get()
+    frame = build_watch_list(loan_classification, early_warning_signals, cfg.early_warning,
+                             lifecycle=warning_lifecycle, escalation=cfg.monitoring.dispositions)
     by_reason = frame["reasons"].str.split(",").explode().value_counts().sort_index()
     return MaterializeResult(value=frame, metadata={
         "loans": len(frame),
         "balance_cents": int(frame["balance_cents"].sum()),
+        "escalated": int(frame["escalated"].sum()),
         **{f"reason_{reason}": int(n) for reason, n in by_reason.items()},
         "preview": MetadataValue.md(markdown_table(
             frame[["contract_id", "borrower_name", "tier_name", "reasons", "high_signals", "responsible_role"]])),

@@ -113,9 +113,16 @@ def _by_file(failure) -> str:
                    "and the provisions read; runs only after the data-quality gate passed.")
 def core_tables(context: AssetExecutionContext, core_system_extract: dict,
                 config: PostloanConfigResource) -> MaterializeResult:
+    from plugins.monitoring.disposal import with_transfers
+
     schema = config.get().extract_schema
+    # A claim the collection log transferred (转让) leaves the book on that date: the loan book, classification,
+    # provisions, migration and contract state see it as status 转让 with no balance, and none of its payments
+    # after the transfer (plugins/monitoring/disposal.py). core_system_extract stays as delivered.
+    frames, moved = with_transfers(split_extract(core_system_extract)[0], month_end(context.partition_key),
+                                   config.get().monitoring.disposal.transfer_action)
     try:
-        typed = type_tables(split_extract(core_system_extract)[0], schema)
+        typed = type_tables(frames, schema)
     except TypingError as exc:  # the gate refuses such a delivery first; this guards a run without it
         raise Failure(description=f"{exc}. Correct core/{context.partition_key}/{exc.file} and deliver it again.",
                       metadata={"file": exc.file, "column": exc.column}) from None
@@ -123,6 +130,7 @@ def core_tables(context: AssetExecutionContext, core_system_extract: dict,
     return MaterializeResult(value=typed, metadata={
         "typed_tables": ", ".join(declared),
         "as_delivered": ", ".join(sorted(set(typed) - set(schema.tables))) or "none",
+        "transfers_applied": MetadataValue.json({c: d.isoformat() for c, d in sorted(moved.items())}),
         **{f"rows_{name}": len(frame) for name, frame in typed.items()}})
 
 

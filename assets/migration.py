@@ -30,7 +30,8 @@ def tier_migration(context: AssetExecutionContext, core_tables: dict, loan_class
     closing = loan_classification[month]
     # The opening is last month's book as reported, the same as loan_classification's previous_tier.
     reported = next((frame for key, frame in loan_classification.items() if key != month), None)
-    opening, source = opening_tiers(reported, core_tables, as_of, cfg, registry.classification_rules())
+    rules = registry.classification_rules(config.get().plugins)
+    opening, source = opening_tiers(reported, core_tables, as_of, cfg, rules)
     exits = exit_reasons(core_tables["loans"], previous_month_end(as_of), as_of)
     result = migrate(opening, closing[["contract_id", "tier", "balance_cents"]], exits)
     # Rates as floats (NaN when undefined) so the frame stores as Parquet; the exact Decimals are in the plugin.

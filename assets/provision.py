@@ -16,6 +16,7 @@ from plugins.provisioning.concentration import concentration_checks
 from plugins.provisioning.ecl import inputs_from_extract
 from plugins.provisioning.flow_rates import flow_rate_matrix
 from plugins.provisioning.history import migration_matrix_at
+from plugins.provisioning.methods import provision_columns
 
 # ECL explanation columns added to the classified book (ecl.ECL_COLUMNS, approach renamed).
 EXPLANATION = ["ecl_approach", "stage", "stage_reason", "horizon_months", "pd_12m", "pd_lifetime", "lgd",
@@ -38,11 +39,7 @@ def provisioned_book(book: pd.DataFrame, inputs: EclInputs, cfg: PostloanConfig)
     ecl = expected_credit_loss(book, inputs, prov).rename(columns={"approach": "ecl_approach"})
     # expected_credit_loss answers in the book's row order: its columns line up without a join
     frame = book.reset_index(drop=True).assign(**{c: ecl[c].to_numpy() for c in ecl.columns if c != "contract_id"})
-    for model in registry.provisioning_models():
-        frame[f"provision_{model.name}_cents"] = model.provisions(frame, prov)
-    frame["booked_method"] = prov.booked_method
-    frame["booked_provision_cents"] = frame[f"provision_{prov.booked_method}_cents"]
-    return frame
+    return provision_columns(frame, registry.provisioning_models(cfg.plugins), prov)
 
 
 def _side_by_side(frame: pd.DataFrame) -> str:

@@ -29,18 +29,22 @@ def _quarter_dates(partition_key: str) -> tuple[date, date]:
 
 
 @asset(partitions_def=quarterly_partitions, group_name="reports", io_manager_key="work_io_manager",
-       ins={"loan_provisions": PERIOD_END, "core_system_extract": PERIOD_END},
+       ins={"loan_provisions": PERIOD_END, "core_system_extract": PERIOD_END, "penalty_interest": PERIOD_END},
        description="EAST-style detail extracts for the quarter: one row per loan (借据) and the finance-lease "
                    "table, GB18030 CSV in the order, names and formats of config/east.yaml, with a control file "
                    "of row counts and amount sums (one deterministic zip; published as separate files).")
 def east_extract(context: AssetExecutionContext, loan_provisions: pd.DataFrame, core_system_extract: dict,
-                 config: PostloanConfigResource) -> MaterializeResult:
+                 penalty_interest: pd.DataFrame, config: PostloanConfigResource) -> MaterializeResult:
     from plugins.reports.east import east_rows, load_east_spec, pack_files, render_east_files
 
     cfg = config.get()
     spec = load_east_spec(cfg.config_dir)
     start, as_of = _quarter_dates(context.partition_key)
-    rows = east_rows(loan_provisions, core_system_extract, as_of, start, cfg.institution.code)
+    from plugins.monitoring.disposal import with_transfers
+
+    # A claim transferred (转让) is listed in its quarter with status 转让 and no balance (as core_tables sees it).
+    extract, _ = with_transfers(core_system_extract, as_of, cfg.monitoring.disposal.transfer_action)
+    rows = east_rows(loan_provisions, extract, as_of, start, cfg.institution.code, penalty_interest)
     files = render_east_files(rows, spec, cfg.institution.code, as_of)
     return MaterializeResult(value=pack_files(files), metadata={
         "files": MetadataValue.json({name: len(data) for name, data in files.items()}),

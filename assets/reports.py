@@ -1,6 +1,6 @@
 """Reports and their publication into the archive with a manifest."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -166,7 +166,9 @@ def portfolio_trend(context: AssetExecutionContext, loan_provisions: dict,
 def management_pack_files(context: AssetExecutionContext, loan_provisions: pd.DataFrame, inbox_documents: pd.DataFrame,
                           portfolio_trend: pd.DataFrame, watch_list: pd.DataFrame, tier_migration: dict,
                           early_warning_signals: pd.DataFrame, inspection_status: dict, collection_results: dict,
-                          portfolio_performance: dict, covenant_headroom: pd.DataFrame, config: PostloanConfigResource):
+                          portfolio_performance: dict, covenant_headroom: pd.DataFrame, disposal_status: dict,
+                          monitoring_findings: dict, warning_lifecycle: pd.DataFrame, collection_pack: dict,
+                          config: PostloanConfigResource):
     """One pack, rendered twice: the PDF people read and the workbook analysts filter."""
     from plugins.reports.management import render_management_pdf
     from plugins.reports.management_xlsx import render_management_xlsx
@@ -175,6 +177,12 @@ def management_pack_files(context: AssetExecutionContext, loan_provisions: pd.Da
     sections.update(monitoring_sections(config.get(), loan_provisions, inspection_status, collection_results,
                                         portfolio_performance))
     sections["covenants"] = covenant_headroom
+    sections["collection_run"] = collection_pack  # issue 14 items 1–3: cases, collectors, penalty interest, notices
+    as_of = month_end(context.partition_key)  # issue 14 items 4–9: disposal, registers, warnings' lifecycle
+    sections["disposal_monitoring"] = {
+        "disposal": disposal_status, "findings": monitoring_findings, "lifecycle": warning_lifecycle,
+        "watch_list": watch_list, "as_of": as_of, "previous_end": date(as_of.year, as_of.month, 1) - timedelta(days=1),
+        "statuses": config.get().monitoring.dispositions.statuses}
     pack = management_pack(config.get(), context.partition_key, loan_provisions, inbox_documents, portfolio_trend,
                            sections)
     pdf, workbook = render_management_pdf(pack), render_management_xlsx(pack)

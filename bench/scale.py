@@ -179,6 +179,10 @@ def read_typed(path: Path, name: str) -> "pd.DataFrame":
 def read_frames(folder: Path, form: str) -> dict:
     import pyarrow.parquet as pq
 
+    from plugins.portfolio.arrow_memory import keep_freed_memory
+
+    keep_freed_memory()  # as the work store's IO manager does before it reads a table (pipelines/resources.py)
+
     if form == "typed":
         return {t: read_typed(p, t) for t, p in paths(folder, form).items()}
     return {t: pq.read_table(p).to_pandas() for t, p in paths(folder, form).items()}

@@ -11,6 +11,8 @@
                                        the audit archive (pipelines/cli_archive.py)
     postloan backfill 2025-10 2026-09  deliver and run past months in order (pipelines/cli_backfill.py)
     postloan extract PATH.pdf          triage and extract one document, as JSON (pipelines/cli_extract.py)
+    postloan reports status|approve|reject|deliver|get   maker-checker review, delivery, a period's pack
+                                       (pipelines/cli_reports.py)
     postloan config check              validate config/
 """
 from __future__ import annotations
@@ -30,6 +32,9 @@ from pipelines.cli_backfill import add_parser as add_backfill_parser
 from pipelines.cli_errors import (Parser, UserError, cli_config, guarded, require_object_store,
                                   require_runnable_month, require_runnable_quarter, require_sample_months)
 from pipelines.cli_extract import register_extract_command
+from pipelines.cli_plugins import register_plugins_command
+from pipelines.cli_reports import register_reports_commands
+from pipelines.cli_trace import register_trace_command
 from plugins.config import PostloanConfig
 
 # The sub-command modules import pipelines/cli_errors.py (errors, argument types, configuration), not this one.
@@ -117,7 +122,21 @@ def require_quarter_inputs(cfg: PostloanConfig, label: str) -> None:
                             f"first (or `postloan backfill {month} {month}`)")
 
 
-def deliver_sample(cfg: PostloanConfig, months: list[str]) -> None:
+SCENARIO_ENV = "POSTLOAN_SAMPLE_SCENARIO"  # overrides config/sample.yaml `scenario` (the test suite pins stressed)
+SCENARIO_NOTES = {"realistic": "a lender with a believable book: few defaults, every tier populated",
+                  "stressed": "a deliberately stressed book (high NPL ratio, ratios 未达标): not a healthy lender"}
+
+
+def sample_scenario(cfg: PostloanConfig, override: str | None = None) -> str:
+    """The sample's scenario: --scenario, else $POSTLOAN_SAMPLE_SCENARIO, else config/sample.yaml."""
+    chosen = override or os.environ.get(SCENARIO_ENV) or cfg.sample.scenario
+    if chosen not in SCENARIO_NOTES:
+        raise UserError(f"unknown sample scenario {chosen!r} (from {SCENARIO_ENV} or --scenario): one of "
+                        f"{', '.join(SCENARIO_NOTES)}")
+    return chosen
+
+
+def deliver_sample(cfg: PostloanConfig, months: list[str], scenario: str | None = None) -> None:
     """What the lender's systems do: drop the month's core extracts and documents into the inbox."""
     from plugins.archive import ObjectStore, s3_settings
     from plugins.documents.render import render_document
@@ -126,9 +145,11 @@ def deliver_sample(cfg: PostloanConfig, months: list[str]) -> None:
     from plugins.sample import core_extract, csv_bytes, documents_for_month, generate_portfolio
 
     s = cfg.sample
+    scenario = sample_scenario(cfg, scenario)
     started = time.monotonic()
-    portfolio = generate_portfolio(seed=s.seed, start=s.start, end=s.end, n_borrowers=s.borrowers, n_contracts=s.contracts)
-    print(f"sample portfolio: {len(portfolio.borrowers)} borrowers, {len(portfolio.loans)} contracts "
+    portfolio = generate_portfolio(seed=s.seed, start=s.start, end=s.end, n_borrowers=s.borrowers,
+                                   n_contracts=s.contracts, scenario=scenario)
+    print(f"sample portfolio ({scenario}): {len(portfolio.borrowers)} borrowers, {len(portfolio.loans)} contracts "
           f"({time.monotonic() - started:.1f}s)")
     store = ObjectStore(s3_settings(cfg.storage))
     for month in months:
@@ -147,16 +168,24 @@ def _instance():
     return DagsterInstance.get()
 
 
+def _partition_label(partition_key: str) -> str:
+    """What a person reads for a partition: a quarter as 2026Q3 (its key is the first day, 2026-07-01)."""
+    from pipelines.partitions import quarter_label
+
+    return quarter_label(partition_key) if len(partition_key) == 10 else partition_key
+
+
 def run_job(job_name: str, partition_key: str, instance=None):
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    print(f"running {job_name} for {partition_key} …", flush=True)
+    shown = _partition_label(partition_key)
+    print(f"running {job_name} for {shown} …", flush=True)
     started = time.monotonic()
     result = job.execute_in_process(partition_key=partition_key, instance=instance or _instance(),
                                     run_config=run_config, raise_on_error=False)
-    print(f"{job_name} {partition_key}: {'succeeded' if result.success else 'FAILED'} in "
+    print(f"{job_name} {shown}: {'succeeded' if result.success else 'FAILED'} in "
           f"{time.monotonic() - started:.0f}s (run {result.run_id})", flush=True)
     return result
 
@@ -228,6 +257,9 @@ def _summary_data(result, kind: str, period: str) -> dict:
             data["indicators"] = {"loans": int(ind.loans), "balance_yuan": str(yuan(ind.balance_cents)),
                                   "npl_ratio": ind.npl_ratio, "provision_coverage": ind.provision_coverage,
                                   "loan_provision_ratio": ind.loan_provision_ratio}
+        collections = _collections_summary(result)
+        if collections:
+            data["collections"] = collections
         published_assets = ("published_management_report",)
     else:
         published_assets = ("published_g11_return", "published_east_extract")
@@ -239,6 +271,30 @@ def _summary_data(result, kind: str, period: str) -> dict:
         data["published"] += [{"file": f["file"], "key": f["key"], "sha256": f["sha256"]} for f in published["files"]]
         data["manifests"].append(published["manifest_key"])
     return data
+
+
+def _collections_summary(result) -> dict:
+    """Collections run (assets/collections.py): open cases and a few that need attention, notices by kind,
+    penalty interest accrued this month."""
+    from plugins.money import yuan
+
+    out: dict = {}
+    cases = _asset_value(result, "collection_cases")
+    if cases is not None:
+        frame = cases["cases"]
+        open_ = frame[frame["status"] == "open"]
+        out["open_cases"] = int(len(open_))
+        out["past_next_action"] = sorted(open_.loc[open_["past_next_action"], "case_id"].astype(str))[:3]
+        out["no_legal_step"] = sorted(open_.loc[open_["needs_legal_step"], "case_id"].astype(str))[:3]
+    notices = _asset_value(result, "collection_notices")
+    if notices is not None:
+        table = notices["notices"]
+        out["notices"] = {str(k): int(v) for k, v in table.groupby("kind_name").size().items()} if len(table) else {}
+        out["notice_examples"] = list(table.drop_duplicates("kind_name")["file_name"])[:5]
+    penalty = _asset_value(result, "penalty_interest")
+    if penalty is not None and len(penalty):
+        out["penalty_this_month_yuan"] = str(yuan(int(penalty["accrued_this_month_cents"].sum())))
+    return out
 
 
 def _print_summary(data: dict) -> None:
@@ -253,6 +309,16 @@ def _print_summary(data: dict) -> None:
         print(f"loans: {ind['loans']}, balance: {Decimal(ind['balance_yuan']):,} 元, NPL ratio: {_pct(ind['npl_ratio'])}, "
               f"provision coverage: {_pct(ind['provision_coverage'])}, "
               f"loan provision ratio: {_pct(ind['loan_provision_ratio'])}")
+    if "collections" in data:
+        col = data["collections"]
+        print(f"collection cases open: {col.get('open_cases', 0)}; past their next action: "
+              f"{', '.join(col.get('past_next_action', [])) or 'none'}; past 90 days with no legal step: "
+              f"{', '.join(col.get('no_legal_step', [])) or 'none'}")
+        print("notices: " + (", ".join(f"{k} {v}" for k, v in col.get("notices", {}).items()) or "none")
+              + (f" (e.g. {', '.join(col.get('notice_examples', [])[:3])}; `postloan archive find --class "
+                 f"collection_notice --period {data['period']}`)" if col.get("notice_examples") else ""))
+        if "penalty_this_month_yuan" in col:
+            print(f"penalty interest (罚息及复利) accrued this month: {Decimal(col['penalty_this_month_yuan']):,} 元")
     for f in data["published"]:
         print(f"published {f['key']}" + (f"  ({data['period']})" if data["kind"] == "quarter" else ""))
     for key in data["manifests"]:
@@ -278,10 +344,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     month = args.month or cfg.sample.end.strftime("%Y-%m")
     require_sample_months(cfg, [month])
     require_runnable_month(cfg, month)
+    scenario = sample_scenario(cfg, args.scenario)
     ensure_object_store(cfg)
-    deliver_sample(cfg, [month])
+    deliver_sample(cfg, [month], scenario)
     instance = _instance()
     monthly = run_job("monthly_post_loan", month, instance)
+    print(f"\nsample scenario: {scenario} — {SCENARIO_NOTES[scenario]} (`postloan demo --scenario "
+          f"{'stressed' if scenario == 'realistic' else 'realistic'}` for the other)")
     _summary(monthly, month)
     ok = monthly.success
     if int(month[5:7]) % 3 == 0:
@@ -291,15 +360,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         quarterly = run_job("quarterly_regulatory", quarter_key(label), instance)
         _print_summary(_summary_data(quarterly, "quarter", label))
         ok = ok and quarterly.success
-    print(f"\nDagster runs are in {settings.dagster_home()} — browse them with `make ui`.")
+    print(f"\nsample scenario: {scenario} — {SCENARIO_NOTES[scenario]}")
+    print("reports are published as drafts awaiting approval (`postloan reports status`); a role that may "
+          "approve releases them: `postloan reports approve KIND PERIOD --as risk_officer --reason WHY`")
+    print(f"Dagster runs are in {settings.dagster_home()} — browse them with `make ui`.")
     return 0 if ok else 1
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
     cfg = _config()
     require_sample_months(cfg, args.months)  # past the sample's end there is nothing true to deliver
+    scenario = sample_scenario(cfg, args.scenario)
     ensure_object_store(cfg)
-    deliver_sample(cfg, args.months)
+    deliver_sample(cfg, args.months, scenario)
     return 0
 
 
@@ -368,6 +441,7 @@ def _print_credentials(cfg: PostloanConfig, server, role: str | None) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from plugins import registry
     from plugins.config import _FILES as CONFIG_FILES, load_yaml_model
     from plugins.documents.statements import ChartOfAccounts
     from plugins.reports.east import load_east_spec
@@ -378,6 +452,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     load_validation_config(cfg.config_dir / "validation.yaml")
     load_east_spec(cfg.config_dir)
     load_yaml_model(cfg.config_dir / "chart_of_accounts.yaml", ChartOfAccounts)
+    registry.check(cfg.plugins)  # plugins.yaml: every enabled plugin loads with its own settings
     checked = sorted([f"{name}.yaml" for name in CONFIG_FILES] + ["validation.yaml", "east.yaml",
                                                                    "chart_of_accounts.yaml"])
     print(f"configuration in {cfg.config_dir} is valid (sha256 {cfg.digest}): {', '.join(checked)}")
@@ -393,10 +468,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole month (and quarter) on the bundled sample portfolio")
     demo.add_argument("--month", type=types.month, help="YYYY-MM (default: the sample's last month)")
+    demo.add_argument("--scenario", choices=sorted(SCENARIO_NOTES), default=None,
+                      help="the sample book: realistic (few defaults) or stressed (default: config/sample.yaml "
+                           f"scenario, or ${SCENARIO_ENV})")
     demo.set_defaults(func=cmd_demo)
 
     deliver = sub.add_parser("deliver", help="deliver sample months into the inbox")
     deliver.add_argument("months", nargs="+", metavar="MONTH", type=types.month, help="YYYY-MM, e.g. 2026-09")
+    deliver.add_argument("--scenario", choices=sorted(SCENARIO_NOTES), default=None,
+                         help="the sample book (default: config/sample.yaml scenario, or $POSTLOAN_SAMPLE_SCENARIO)")
     deliver.set_defaults(func=cmd_deliver)
 
     run = sub.add_parser("run", help="run the monthly or quarterly job for one period")
@@ -419,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_archive_commands(sub)  # postloan archive find|get|verify|inputs|hold|... (pipelines/cli_archive.py)
     add_backfill_parser(sub)  # postloan backfill START END (pipelines/cli_backfill.py)
     register_extract_command(sub)  # postloan extract PATH.pdf (pipelines/cli_extract.py)
+    register_plugins_command(sub)  # postloan plugins list (pipelines/cli_plugins.py)
+    register_reports_commands(sub)  # postloan reports status|approve|reject|deliver|get (pipelines/cli_reports.py)
+    register_trace_command(sub)  # postloan trace g11 QUARTER ROW COLUMN (pipelines/cli_trace.py)
 
     config = sub.add_parser("config", help="validate the configuration")
     config.add_argument("action", choices=["check"])

@@ -122,6 +122,11 @@ def register_archive_commands(sub: argparse._SubParsersAction) -> None:
     verify_bundle = actions.add_parser("verify-bundle", help="verify an audit bundle offline (no server)")
     verify_bundle.add_argument("file", type=types.existing_file)
     verify_bundle.set_defaults(func=cmd_verify_bundle)
+    grants = actions.add_parser("catalog-grants", help="print the SQL that gives each role its own PostgreSQL user "
+                                                       "with grants to match (for the database owner)")
+    grants.add_argument("--prefix", default="postloan_", help="database user name prefix (default postloan_)")
+    grants.add_argument("--database", default="postloan", help="the catalog's database (default postloan)")
+    grants.set_defaults(func=cmd_catalog_grants)
     restore = actions.add_parser("restore-config",
                                  help="restore the config/ folder a report was made with (its manifest's "
                                       "configuration input) into a new folder")
@@ -283,8 +288,14 @@ def _inputs(session, args: argparse.Namespace) -> int:
         run = f"quarter {args.period}" if quarterly else f"month {args.period}"
         raise UserError(f"no publication of {args.report_kind} for {args.period} in the archive: run it first "
                         f"(`postloan run {run}`)")
+    from plugins.archive.archive import ForgedManifestError
+
     for manifest_key in sorted({p.manifest_key for p in publications}):
-        manifest = session.archive.manifest(manifest_key)
+        try:  # a manifest whose bytes do not hash to the SHA-256 in its name is refused, not printed
+            manifest = session.archive.manifest(manifest_key)
+        except ForgedManifestError as exc:
+            session.log("denied:inputs", target, {"manifest": manifest_key, "problem": "hash does not match name"})
+            raise UserError(str(exc)) from None
         print(json.dumps({"manifest": manifest_key, **manifest}, ensure_ascii=False,
                          indent=None if args.json else 2))
     return 0
@@ -355,8 +366,13 @@ def cmd_holds(args: argparse.Namespace) -> int:
     session.require("find", "holds")
     holds = session.archive.catalog.holds(active_only=args.active)
     session.log("find", "holds", {"results": len(holds)})
+    archive = session.archive
     for hold in holds:
         row = asdict(hold)
+        if hold.active:  # what the server says: a hold removed through the S3 API behind postloan's back shows
+            covered = archive.catalog.documents_in_scope(hold.scope, hold.target)
+            row["documents_not_held_by_server"] = sorted(
+                d.sha256 for d in covered if not archive.store.legal_hold_of(archive.bucket, d.object_key, d.version_id))
         if session.masked and hold.scope == "borrower":
             row["target"] = session.policy.mask_row({"borrower_id": hold.target})["borrower_id"]
         print(json.dumps(row, ensure_ascii=False))
@@ -456,6 +472,19 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_grants(args: argparse.Namespace) -> int:
+    """The grants of `plugins/archive/catalog.py` for the roles of access.yaml, one statement a line. Connects to
+    nothing: the database owner runs them (after `CREATE ROLE <prefix><role> LOGIN PASSWORD ...` per role)."""
+    from plugins.archive.catalog import catalog_grants
+
+    if not args.prefix.replace("_", "").isalnum() or not args.database.replace("_", "").isalnum():
+        raise UserError("--prefix and --database take letters, digits and underscores only")
+    roles = {name: list(role.actions) for name, role in cli_config().access.roles.items()}
+    for statement in catalog_grants(roles, args.prefix, args.database):
+        print(statement + ";")
+    return 0
+
+
 def cmd_verify_bundle(args: argparse.Namespace) -> int:
     from plugins.archive.bundle import verify_bundle
 
@@ -467,7 +496,7 @@ def cmd_verify_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from plugins.archive.access import export_access_log, verify_access_chain
+    from plugins.archive.access import export_access_log, verify_access_chain, verify_against_anchors
 
     session = _session(args)
     if args.export:
@@ -480,7 +509,12 @@ def cmd_log(args: argparse.Namespace) -> int:
     for entry in entries:
         print(json.dumps(asdict(entry), ensure_ascii=False))
     if not args.actor and not args.target:
+        # The chain alone cannot tell a consistent rewrite (triggers dropped, every hash recomputed) from the
+        # truth; the exports archived under object lock can.
         problems = verify_access_chain(entries)
+        anchors = verify_against_anchors(session.archive, entries)
+        problems += anchors.problems
         print("chain intact" if not problems else "\n".join(problems), file=sys.stderr)
+        print(anchors.summary(), file=sys.stderr)
         return 0 if not problems else 1
     return 0

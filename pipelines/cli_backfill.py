@@ -39,7 +39,7 @@ class BackfillReport:
 
 
 def backfill(start: str, end: str, deliver: bool = True, quarters: bool = True, instance=None,
-             progress=print) -> BackfillReport:
+             progress=print, scenario: str | None = None) -> BackfillReport:
     """Deliver (optionally) and run every month from `start` to `end`, then each quarter ending in the range."""
     from pipelines import cli
 
@@ -47,11 +47,13 @@ def backfill(start: str, end: str, deliver: bool = True, quarters: bool = True, 
     months = months_between(start, end)
     cli.ensure_object_store(cfg)
     if deliver:
-        cli.deliver_sample(cfg, months)
+        cli.deliver_sample(cfg, months, scenario)
     instance = instance or cli._instance()
     report = BackfillReport()
     began = time.monotonic()
-    for i, month in enumerate(months, start=1):
+    from pipelines.progress import progress as bar
+
+    for i, month in enumerate(bar(months, total=len(months), desc="backfill", unit="month"), start=1):
         jobs = [("monthly_post_loan", month)]
         if quarters and quarter_of(month):
             jobs.append(("quarterly_regulatory", quarter_of(month)))
@@ -62,7 +64,8 @@ def backfill(start: str, end: str, deliver: bool = True, quarters: bool = True, 
             for line in cli._check_failures(result):
                 progress(f"  {line}")
             if not result.success:
-                progress(f"[{i}/{len(months)}] {job} {key} FAILED; stopping (later months build on this one)")
+                progress(f"[{i}/{len(months)}] {job} {cli._partition_label(key)} FAILED; stopping (later months "
+                         "build on this one)")
                 return report
         elapsed = time.monotonic() - began
         progress(f"[{i}/{len(months)}] {month} done — {elapsed:.0f}s elapsed, "
@@ -92,7 +95,8 @@ def _refuse_user_errors(args: argparse.Namespace) -> None:
 def cmd_backfill(args: argparse.Namespace) -> int:
     _refuse_user_errors(args)
     started = time.monotonic()
-    report = backfill(args.start, args.end, deliver=not args.no_deliver, quarters=not args.no_quarters)
+    report = backfill(args.start, args.end, deliver=not args.no_deliver, quarters=not args.no_quarters,
+                      scenario=args.scenario)
     print(f"backfill {args.start}..{args.end}: {sum(ok for *_, ok, _ in report.runs)}/{len(report.runs)} runs "
           f"succeeded in {time.monotonic() - started:.0f}s")
     return 0 if report.success else 1
@@ -104,4 +108,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("end", metavar="END", type=types.month, help="last month, YYYY-MM")
     parser.add_argument("--no-deliver", action="store_true", help="the months are already in the inbox")
     parser.add_argument("--no-quarters", action="store_true", help="monthly runs only")
+    parser.add_argument("--scenario", choices=["realistic", "stressed"], default=None,
+                        help="the sample book delivered (default: config/sample.yaml scenario, or "
+                             "$POSTLOAN_SAMPLE_SCENARIO)")
     parser.set_defaults(func=cmd_backfill)

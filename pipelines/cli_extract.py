@@ -67,7 +67,10 @@ def extract_file(data: bytes, declared_class: str | None, max_bytes: int, max_pa
     head.update({"status": "extracted", "kind": kind, "pages": triage.page_count})
     if kind == "financial_statement":
         chart = load_chart_of_accounts(settings.config_dir() / "chart_of_accounts.yaml")
-        return {**head, **statement_json(extract_statement(data, chart, parent_company=parent_company), all_lines)}
+        extraction = extract_statement(data, chart, parent_company=parent_company)
+        if extraction.needs_review:  # identities that no reading satisfies: nothing of it is published
+            head["status"] = "needs_review"
+        return {**head, **statement_json(extraction, all_lines)}
     if kind == "contract_announcement":
         from plugins.documents.announcements import extract_announcement
 
@@ -95,13 +98,23 @@ def ocr_file(data: bytes, declared_class: str | None, triage, ocr) -> dict[str, 
 
 
 def statement_json(extraction, all_lines: bool = False) -> dict[str, Any]:
-    chosen = extraction.figures if all_lines else [
-        f for scope in extraction.scopes() for f in extraction.canonical_figures(scope=scope)]
+    """The figures with provenance: each figure's unit and where it was read (unit_source), and its status:
+    checked (an identity of its statement holds with it), derived (not printed; `basis` says how it was
+    computed) or unchecked. A document flagged needs_review lists the failing identities and its figures
+    under withheld_figures (not published)."""
+    from plugins.documents import StatementExtraction
+
+    shown = extraction if not extraction.needs_review else StatementExtraction(
+        extraction.period_end, extraction.entity, extraction.unit, figures=extraction.withheld,
+        pages=extraction.pages, currency=extraction.currency)
+    chosen = shown.figures if all_lines else [
+        f for scope in shown.scopes() for f in shown.canonical_figures(scope=scope)]
     return {
         "period_end": extraction.period_end, "entity": extraction.entity, "currency": extraction.currency,
-        "unit": extraction.unit, "scopes": extraction.scopes(), "preferred_scope": (extraction.scopes() or [None])[0],
+        "unit": extraction.unit, "scopes": shown.scopes(), "preferred_scope": (shown.scopes() or [None])[0],
         "statement_pages": extraction.pages, "pages_laid_out": extraction.located_pages,
-        "figures": [_figure(f) for f in chosen],
+        "needs_review": extraction.needs_review, "checks": extraction.checks,
+        "figures" if not extraction.needs_review else "withheld_figures": [_figure(f) for f in chosen],
     }
 
 
@@ -110,6 +123,7 @@ def _figure(f) -> dict[str, Any]:
         "statement": f.statement, "scope": f.scope, "canonical": f.canonical,
         "current": f.current, "prior": f.prior, "unit": f.unit, "multiplier": f.multiplier,
         "current_base_unit": f.current_yuan, "prior_base_unit": f.prior_yuan, "currency": f.currency,
+        "status": f.status, "basis": f.basis, "unit_source": f.unit_source,
         "provenance": {"page": f.page, "bbox": list(f.bbox), "label": f.label, "note": f.note},
     }
 

@@ -11,13 +11,16 @@ from dagster import (
     build_schedule_from_partitioned_job,
     ScheduleDefinition,
     define_asset_job,
+    job,
+    op,
     partition_loading_context,
     schedule,
     sensor,
 )
 
 from pipelines import settings
-from pipelines.partitions import monthly_partitions, quarter_end, quarterly_partitions
+from pipelines.resources import ArchiveResource
+from pipelines.partitions import TIMEZONE, monthly_partitions, quarter_end, quarterly_partitions
 from plugins.calendar import filing_deadline
 from plugins.archive import ObjectStore, s3_settings
 from plugins.config import load_config
@@ -28,7 +31,7 @@ monthly_post_loan_job = define_asset_job(
     selection=AssetSelection.groups("ingest", "extract", "risk", "monitoring")
     | AssetSelection.assets("portfolio_trend", "management_report", "management_workbook",
                             "published_management_report", "data_quality_evidence",
-                            "published_loan_classification"),
+                            "published_loan_classification", "report_publications"),
     description="The post-loan month: ingest and archive, extract, validate, classify, provision, report, publish.",
 )
 
@@ -49,7 +52,7 @@ monthly_schedule = build_schedule_from_partitioned_job(
 
 
 @schedule(job=quarterly_regulatory_job,
-          cron_schedule=f"0 7 {_calendar.quarterly_run_day_after_quarter_end} 1,4,7,10 *",
+          cron_schedule=f"0 7 {_calendar.quarterly_run_day_after_quarter_end} 1,4,7,10 *", execution_timezone=TIMEZONE,
           description="Runs the previous quarter's returns on the configured day after quarter end, leaving "
                       "days before the filing deadline (calendar in config/institution.yaml).")
 def quarterly_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
@@ -84,5 +87,49 @@ archive_integrity_audit_job = define_asset_job(
 
 archive_integrity_schedule = ScheduleDefinition(
     job=archive_integrity_audit_job,
-    cron_schedule=load_config(settings.config_dir()).retention.integrity_audit.cron,
+    cron_schedule=load_config(settings.config_dir()).retention.integrity_audit.cron, execution_timezone=TIMEZONE,
     description="The archive's integrity audit (cron in config/retention.yaml integrity_audit.cron).")
+
+
+# --- maker-checker: drafts awaiting approval, and delivery of what was approved (plugins/reports/approval.py)
+
+@op(description="Deliver every approved report draft not yet delivered: its files (the management PDF with its "
+                "审批页) and the release manifest naming maker and checker, under delivered/ in the archive.",
+    required_resource_keys={"archive", "config"})  # (this module's annotations are strings: keys, not types)
+def deliver_approved_reports_op(context) -> list:
+    from plugins.reports.approval import deliver_pending
+
+    from assets.publications import publish_releases
+
+    archive, cfg = context.resources.archive.get(), context.resources.config.get()
+    delivered = deliver_pending(archive, cfg.institution.name)
+    for row in delivered:
+        context.log.info(f"delivered {row['draft']} → {row['release']}")
+    # the publisher plugins get what was just approved and delivered (each file once: their ledger)
+    for row in publish_releases(archive, cfg.plugins):
+        context.log.info(f"{row['publisher']}: {row['file']} {row['status']} {row['receipt']}")
+    return delivered
+
+
+@job(description="Delivers approved reports (started by report_approval_sensor when a checker approves).")
+def deliver_approved_reports():
+    deliver_approved_reports_op()
+
+
+@sensor(job=deliver_approved_reports, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Maker-checker: lists the report drafts awaiting approval (`postloan reports approve KIND "
+                    "PERIOD`); when a checker has approved one, starts its delivery.")
+def report_approval_sensor(context: SensorEvaluationContext):
+    from plugins.reports.approval import pending_summary
+
+    rows = pending_summary(ArchiveResource().get())
+    awaiting = [f"{r['report_kind']} {r['period']} ({', '.join(r['files'])})" for r in rows if r["status"] == "draft"]
+    approved = sorted(r["manifest"].rsplit("/", 1)[1][:12] for r in rows if r["status"] == "approved")
+    if awaiting:
+        context.log.info(f"{len(awaiting)} draft(s) await approval: " + "; ".join(awaiting))
+    if approved:
+        yield RunRequest(run_key="deliver-" + "-".join(approved),
+                         tags={"postloan/awaiting_approval": str(len(awaiting))})
+        return
+    yield SkipReason(f"{len(awaiting)} draft(s) await approval" + (": " + "; ".join(awaiting) if awaiting else "")
+                     + "; nothing approved to deliver")

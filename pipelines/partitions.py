@@ -15,12 +15,17 @@ from dagster import (
 from pipelines import settings
 from plugins.config import HISTORY_MONTHS_BACK, load_config
 
-_first = load_config(settings.config_dir()).institution.calendar.first_period
+_institution = load_config(settings.config_dir()).institution
+_first = _institution.calendar.first_period
 _first_quarter_month = (int(_first[5:7]) - 1) // 3 * 3 + 1
+# Months and quarters end at the institution's midnight (config/institution.yaml timezone); the schedules built
+# on these partitions fire in the same zone.
+TIMEZONE = _institution.timezone
 
-monthly_partitions = MonthlyPartitionsDefinition(start_date=_first, fmt="%Y-%m")
+monthly_partitions = MonthlyPartitionsDefinition(start_date=_first, fmt="%Y-%m", timezone=TIMEZONE)
 quarterly_partitions = TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 1,4,7,10 *", start=f"{_first[:4]}-{_first_quarter_month:02d}-01", fmt="%Y-%m-%d",
+    timezone=TIMEZONE,
 )
 
 # The month before, as a declared dependency: Dagster then runs a backfill's months in order, and a month

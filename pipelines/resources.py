@@ -19,6 +19,7 @@ from pydantic import PrivateAttr
 from pipelines import settings
 from plugins.archive import Archive, Catalog, ObjectStore, s3_settings
 from plugins.config import PostloanConfig, load_config
+from plugins.portfolio.arrow_memory import keep_freed_memory
 
 
 class PostloanConfigResource(ConfigurableResource):
@@ -112,6 +113,7 @@ class WorkStoreIOManager(ConfigurableIOManager):
         kind = store.client.stat_object(bucket, key).metadata.get("x-amz-meta-kind", "bytes")
         data = store.get(bucket, key)
         if kind == "parquet":
+            keep_freed_memory()  # whole-book tables: see plugins/portfolio/arrow_memory.py
             return pd.read_parquet(io.BytesIO(data))
         if kind == "json":
             return json.loads(data)

@@ -41,10 +41,14 @@ def dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():  # SQLite storage under DAGSTER_HOME; see README for PostgreSQL
-        config.write_text("# Dagster instance: SQLite storage in this folder (the default).\n"
-                          "telemetry:\n  enabled: false\n")
+    # The project's instance settings (one run per partition, run monitoring: config/dagster/dagster.yaml),
+    # SQLite storage in this folder; also over the bare file earlier versions wrote. See README for PostgreSQL.
+    if not config.exists() or config.read_text() == _EARLIER_DEFAULT_INSTANCE:
+        config.write_text((REPO_ROOT / "config" / "dagster" / "dagster.yaml").read_text())
     return home
+
+
+_EARLIER_DEFAULT_INSTANCE = "# Dagster instance: SQLite storage in this folder (the default).\ntelemetry:\n  enabled: false\n"
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,11 @@ class Calendar(_Strict):
     data_cutoff_days_after_period_end: int = Field(default=0, ge=0, le=28)
     # Day of the month after quarter end on which the quarterly returns run (before the filing deadline).
     quarterly_run_day_after_quarter_end: int = Field(default=10, ge=1, le=28)
+    # Working days (plugins/calendar.py): the Chinese public-holiday calendar with its adjusted working days
+    # (调休), or Monday–Friday.
+    working_days: Literal["chinese_public_holidays", "weekdays"] = "chinese_public_holidays"
+    # A filing deadline on a day off: kept (calendar days, as the rule says) or moved to the next working day.
+    filing_deadline_on_day_off: Literal["keep", "next_working_day"] = "keep"
 
     @model_validator(mode="after")
     def _run_before_deadline(self) -> "Calendar":
@@ -50,6 +55,19 @@ class Institution(_Strict):
     kind: Literal["bank", "financing_leasing", "small_loan", "auto_leasing"]
     preparer: str
     calendar: Calendar
+    # The institution's time zone (IANA name): schedules fire and partitions end at its midnight, not UTC's.
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_known_time_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return name
 
 
 class OverdueFloor(_Strict):
@@ -284,7 +302,18 @@ class Concentration(_Strict):
 
 
 class Provisioning(_Strict):
-    booked_method: Literal["regulatory_2002", "standard_2012", "ecl"]
+    # The name of an installed provisioning model (entry-point group postloan.provisioning_models: the built-in
+    # regulatory_2002, standard_2012 and ecl, or a plugin's); checked against the installed names on load.
+    booked_method: str
+
+    @field_validator("booked_method")
+    @classmethod
+    def _an_installed_model(cls, name: str) -> str:
+        installed = installed_provisioning_models()
+        if name not in installed:
+            raise ValueError(f"{name!r} is not an installed provisioning model; installed: {', '.join(installed)} "
+                             "(a plugin's model is installed with its distribution: docs/plugins.md)")
+        return name
     regulatory_2002: Regulatory2002
     standard_2012: Standard2012
     thresholds: Thresholds
@@ -352,8 +381,9 @@ class Retention(_Strict):
 
 
 ArchiveAction = Literal["find", "get", "verify", "inputs", "hold", "release", "extend", "audit", "rebuild",
-                        "bundle", "read_log", "export_log"]
-WRITE_ACTIONS = frozenset({"hold", "release", "extend", "rebuild", "export_log"})
+                        "bundle", "read_log", "export_log", "approve"]
+# approve: record a maker-checker decision on a draft report (plugins/reports/approval.py)
+WRITE_ACTIONS = frozenset({"hold", "release", "extend", "rebuild", "export_log", "approve"})
 
 
 class Role(_Strict):
@@ -440,6 +470,9 @@ class Sample(_Strict):
     end: date
     borrowers: int = Field(ge=1)
     contracts: int = Field(ge=1)
+    # realistic: few defaults, every tier populated (the demo's default); stressed: the historical book the
+    # tests' hand numbers are written on (plugins/sample/simulate.py SCENARIO_QUOTAS)
+    scenario: Literal["realistic", "stressed"] = "realistic"
 
 
 Severity = Literal["low", "medium", "high"]
@@ -514,9 +547,169 @@ class Inspections(_Strict):
         return bands
 
 
+class DunningStage(_Strict):
+    """One rung of the dunning ladder (config/collections.yaml `stages`)."""
+    code: str = Field(pattern=r"^[a-z_]+$")
+    name: str
+    from_dpd: int = Field(ge=1)
+    action: str
+    channels: list[str] = Field(min_length=1)
+    action_within_days: int = Field(ge=0, le=180)
+    collectors: list[str] = Field(min_length=1)
+
+
+class PenaltyDefault(_Strict):
+    """A product's default penalty rate: the contract rate raised by a share, or an annual rate of its own."""
+    over_contract_rate: float | None = Field(default=None, ge=0, le=5)
+    annual_rate: float | None = Field(default=None, ge=0, le=1)
+    compounding: bool
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> "PenaltyDefault":
+        if (self.over_contract_rate is None) == (self.annual_rate is None):
+            raise ValueError("give exactly one of over_contract_rate or annual_rate")
+        return self
+
+
+class PenaltyInterest(_Strict):
+    day_count_basis: Literal[360, 365]
+    defaults: dict[str, PenaltyDefault] = Field(min_length=1)
+
+
 class Collections(_Strict):
-    """config/collections.yaml: how collection results are judged."""
+    """config/collections.yaml: how collection results are judged, cases run and penalty interest accrued."""
     promise_kept_within_days: int = Field(ge=1, le=90)
+    channels: list[str] = Field(default_factory=lambda: ["短信", "电话", "上门", "律师函", "诉讼", "转让", "核销"],
+                                min_length=1)
+    stages: list[DunningStage] = Field(default_factory=list)
+    legal_after_dpd: int = Field(default=90, ge=1)
+    legal_steps: list[str] = Field(default_factory=lambda: ["诉讼"])
+    outcomes: dict[str, str] = Field(default_factory=lambda: {"cured": "逾期已结清", "结清": "合同结清",
+                                                              "核销": "核销", "转让": "转让"})
+    penalty_interest: PenaltyInterest | None = None
+
+    @model_validator(mode="after")
+    def _ladder(self) -> "Collections":
+        starts = [s.from_dpd for s in self.stages]
+        if starts != sorted(set(starts)):
+            raise ValueError("stages must rise strictly in from_dpd")
+        unknown = sorted({c for s in self.stages for c in s.channels} | set(self.legal_steps) - set(self.channels))
+        unknown = [c for c in unknown if c not in self.channels]
+        if unknown:
+            raise ValueError(f"stage channels or legal_steps not in channels: {unknown}")
+        return self
+
+
+class DisposalSettings(_Strict):
+    """config/monitoring.yaml `disposal`: which collection actions start a disposal step, the automatic hold."""
+    litigation_action: str
+    transfer_action: str
+    write_off_action: str
+    hold_kind: str
+    hold_actor: str
+    hold_role: str
+    write_off_reasons: list[str] = Field(min_length=1)
+    recovery_sources: dict[str, Literal["written_off", "guarantor", "collateral"]] = Field(min_length=1)
+    case_stages: list[str] = Field(min_length=1)
+
+
+class GuarantorSettings(_Strict):
+    non_performing_tier: Tier
+    deterioration_signals: list[str]
+
+
+class CollateralSettings(_Strict):
+    revaluation_months: dict[str, int]
+    default_months: int = Field(ge=1, le=120)
+    insurance_warning_days: int = Field(ge=0, le=365)
+
+
+class UseOfFundsSettings(_Strict):
+    forbidden_categories: list[str]
+    allowed_by_purpose: dict[str, list[str]]
+    back_to_borrower: bool
+    entrusted_payment_min_share: Decimal = Field(gt=0, le=1)
+
+
+class VehicleSettings(_Strict):
+    gps_silent_days: int = Field(ge=1, le=365)
+    expiry_warning_days: int = Field(ge=0, le=365)
+    return_grace_days: int = Field(ge=0, le=365)
+
+
+class EventSettings(_Strict):
+    types: dict[str, Severity] = Field(min_length=1)
+    event_lookback_months: int = Field(ge=1, le=60)
+    severities: list[Severity]
+    findings: dict[str, Severity] = Field(min_length=1)
+    findings_lookback_months: int = Field(ge=1, le=24)
+
+
+class DispositionSettings(_Strict):
+    statuses: list[str] = Field(min_length=2)
+    escalate_after_days: dict[Severity, int]
+    escalate_to: str
+
+
+class Monitoring(_Strict):
+    """config/monitoring.yaml: disposal, guarantors and collateral, use of funds, vehicles, events, dispositions."""
+    disposal: DisposalSettings
+    guarantors: GuarantorSettings
+    collateral: CollateralSettings
+    use_of_funds: UseOfFundsSettings
+    vehicles: VehicleSettings
+    events: EventSettings
+    dispositions: DispositionSettings
+
+
+NOTICE_KINDS = ("repayment_reminder", "overdue_notice", "demand_letter", "maturity_reminder", "vehicle_recovery")
+# The fields a notice template may name (plugins/notices/select.py fills every one of them).
+NOTICE_FIELDS = frozenset({
+    "institution", "borrower_name", "contract_id", "product_name", "notice_id", "notice_date", "reply_by",
+    "due_date", "amount_due", "amount_due_words", "maturity_date", "balance", "balance_words", "dpd",
+    "overdue_since", "overdue_principal", "overdue_interest", "penalty_interest", "overdue_total",
+    "overdue_total_words", "leased_asset", "reason"})
+
+
+class NoticeKind(_Strict):
+    """One kind of notice (config/notices.yaml `kinds`): when it is issued and its template."""
+    name: str
+    title: str
+    paragraphs: list[str] = Field(min_length=1)
+    lead_days: int | None = Field(default=None, ge=1, le=120)
+
+    @field_validator("paragraphs")
+    @classmethod
+    def _known_fields(cls, paragraphs: list[str]) -> list[str]:
+        import string
+
+        try:
+            named = {field for text in paragraphs for _, field, _, _ in string.Formatter().parse(text) if field}
+        except ValueError as exc:
+            raise ValueError(f"a paragraph is not a valid template: {exc}") from None
+        unknown = sorted(named - NOTICE_FIELDS)
+        if unknown:
+            raise ValueError(f"names unknown field(s) {unknown}; fields: {sorted(NOTICE_FIELDS)}")
+        return paragraphs
+    stage: str | None = None
+    products: list[str] | None = None
+    vehicles: list[str] | None = None
+    recover_after_dpd: int | None = Field(default=None, ge=1)
+
+
+class Notices(_Strict):
+    """config/notices.yaml: the notices a month's run issues, their templates and their delivery."""
+    reply_within_working_days: int = Field(ge=1, le=60)
+    kinds: dict[str, NoticeKind]
+    product_names: dict[str, str] = Field(default_factory=lambda: {"loan": "借款", "finance_lease": "融资租赁"})
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: dict[str, NoticeKind]) -> dict[str, NoticeKind]:
+        unknown = sorted(set(kinds) - set(NOTICE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown notice kind(s) {unknown}; known: {list(NOTICE_KINDS)}")
+        return kinds
 
 
 ColumnType = Literal["text", "date", "cents", "int", "decimal", "bool"]
@@ -587,6 +780,35 @@ class ExtractSchema(_Strict):
         return tables
 
 
+def installed_provisioning_models() -> list[str]:
+    """Names of the provisioning models installed (entry points, read from the distributions' metadata: no plugin
+    code is imported), sorted."""
+    from importlib.metadata import entry_points
+
+    return sorted({ep.name for ep in entry_points(group="postloan.provisioning_models")})
+
+
+class PluginGroup(_Strict):
+    """One entry-point group in config/plugins.yaml: plugins switched off, the order they run in (those named
+    first, in that order; the others after them by name), and each plugin's own settings (validated by the
+    plugin's settings model when it is loaded, plugins/registry.py)."""
+    disabled: list[str] = Field(default_factory=list)
+    order: list[str] = Field(default_factory=list)
+    settings: dict[str, dict] = Field(default_factory=dict)
+
+
+class Plugins(_Strict):
+    """config/plugins.yaml: one section per entry-point group (docs/plugins.md)."""
+    classification_rules: PluginGroup = PluginGroup()
+    book_rules: PluginGroup = PluginGroup()
+    provisioning_models: PluginGroup = PluginGroup()
+    extractors: PluginGroup = PluginGroup()
+    validators: PluginGroup = PluginGroup()
+    publishers: PluginGroup = PluginGroup()
+    archive_backends: PluginGroup = PluginGroup()
+    institution_profiles: PluginGroup = PluginGroup()
+
+
 class PostloanConfig(_Strict):
     config_dir: Path
     institution: Institution
@@ -600,7 +822,10 @@ class PostloanConfig(_Strict):
     access: Access
     inspections: Inspections
     collections: Collections
+    notices: Notices
+    monitoring: Monitoring
     extract_schema: ExtractSchema  # schema.yaml ("schema" would shadow pydantic's BaseModel.schema)
+    plugins: Plugins
 
     @property
     def digest(self) -> str:
@@ -619,7 +844,10 @@ _FILES: dict[str, type[BaseModel]] = {
     "access": Access,
     "inspections": Inspections,
     "collections": Collections,
+    "notices": Notices,
+    "monitoring": Monitoring,
     "schema": ExtractSchema,
+    "plugins": Plugins,
 }
 # Files whose PostloanConfig field is not named after the file.
 _FIELD_OF_FILE = {"schema": "extract_schema"}

@@ -159,11 +159,13 @@ def test_each_roles_s3_grants_follow_its_archive_actions(config):
 
     assert writes_of("auditor") == []  # read-only: nothing anywhere
     assert [g for g in writes_of("data_engineer") if g.split(":", 1)[1].startswith("ar")] == []
-    assert writes_of("regulatory_reporting") == ["Write:in"]  # archive redeliver only
+    # approve: the maker-checker decisions (approvals/, plugins/reports/approval.py); archive redeliver
+    assert writes_of("regulatory_reporting") == ["Write:ar/approvals/*", "PutObjectRetention:ar/approvals/*",
+                                                 "Write:in"]
     assert sorted(writes_of("risk_officer")) == sorted([
         "PutObjectLegalHold:ar/documents/*", "PutObjectLegalHold:ar/quarantine/*", "Write:ar/holds/*",
         "PutObjectRetention:ar/holds/*", "PutObjectRetention:ar/documents/*", "PutObjectRetention:ar/quarantine/*",
-        "Write:in"])
+        "Write:ar/approvals/*", "PutObjectRetention:ar/approvals/*", "Write:in"])
     for role in grants:  # no role but the pipeline writes documents, reports or manifests
         if role != "pipeline":
             assert "Write:ar" not in grants[role] and not [g for g in grants[role] if g.startswith("Admin")]

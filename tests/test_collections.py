@@ -98,3 +98,15 @@ def test_a_month_without_collection_actions_reports_empty_sections():
     empty = pd.DataFrame(columns=["contract_id", "action_date", "action", "amount_recovered", "outcome"])
     table = actions_by_type(empty, date(2023, 10, 31))
     assert table.to_dict("records") == [{"催收方式": "合计", "次数": 0, "loans": 0, "recovered_cents": 0}]
+
+
+def test_the_new_channels_of_the_seeds_are_counted_in_their_own_order():
+    # 邮件 and 信函 (the seeds' 电话、邮件、信函等方式) come right after 短信/电话, before 上门.
+    log = pd.DataFrame([
+        {"contract_id": "C9", "action_date": "2026-09-03", "action": "信函", "outcome": "", "amount_recovered": "0.00"},
+        {"contract_id": "C9", "action_date": "2026-09-02", "action": "邮件", "outcome": "", "amount_recovered": "0.00"},
+        {"contract_id": "C9", "action_date": "2026-09-04", "action": "上门", "outcome": "部分还款",
+         "amount_recovered": "200.00"}])
+    table = actions_by_type(log, AS_OF)
+    assert list(table["催收方式"]) == ["邮件", "信函", "上门", "合计"]
+    assert table.set_index("催收方式").loc["合计"].tolist() == [3, 1, 20_000]

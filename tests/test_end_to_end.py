@@ -123,10 +123,13 @@ def _expected_g11(previous_tiers: dict[str, int]) -> dict[str, tuple[Decimal, De
             oldest_unpaid[cid] = min(oldest_unpaid.get(cid, due), due)
         instalments[cid].append((due, int(s["instalment_no"]), settled and last_paid.get(key, due) <= due))
     kinds = {b["borrower_id"]: b["kind"] for b in tables["borrowers"]}
+    # a claim the collection log transferred (转让) by the month end has left the book (sold, not classified)
+    transferred = {c["contract_id"] for c in tables["collections"]
+                   if c["action"] == "转让" and date.fromisoformat(c["action_date"]) <= AS_OF}
     loans = {}
     for loan in tables["loans"]:
         balance = _cents(loan["outstanding_principal"])
-        if balance <= 0 or date.fromisoformat(loan["start_date"]) > AS_OF:
+        if balance <= 0 or date.fromisoformat(loan["start_date"]) > AS_OF or loan["contract_id"] in transferred:
             continue
         cid = loan["contract_id"]
         dpd = (AS_OF - oldest_unpaid[cid]).days if cid in oldest_unpaid else 0

@@ -8,6 +8,8 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from pipelines.cli import main
 from plugins.documents import inspect_pdf, render_document
 from tests.test_documents_render_extract import LOAN_TERMS
@@ -71,3 +73,77 @@ def test_without_a_declared_class_the_analyst_command_accepts_any_scanned_contra
     code, out = _run(capsys, tmp_path, render_document(SAMPLE_SCAN), "--ocr")
     assert code == 0 and (out["status"], out["kind"], out["read_by"]) == ("extracted", "loan_contract", "ocr")
     assert out["terms"]["contract_id"]["value"] == "HT-0000-0000"
+
+
+def _english_scan(lines: list[str]) -> bytes:
+    """A one-page image-only PDF of English text (printed, rendered at 150 dpi, the image alone kept)."""
+    import io
+
+    import pypdfium2 as pdfium
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    printed = io.BytesIO()
+    canvas = Canvas(printed, pagesize=A4)
+    canvas.setFont("Helvetica", 13)
+    for n, line in enumerate(lines):
+        canvas.drawString(60, 760 - 22 * n, line)
+    canvas.save()
+    pdf = pdfium.PdfDocument(printed.getvalue())
+    image = pdf[0].render(scale=150 / 72, grayscale=True).to_pil()
+    pdf.close()
+    scanned = io.BytesIO()
+    canvas = Canvas(scanned, pagesize=A4)
+    canvas.drawImage(ImageReader(image), 0, 0, *A4)
+    canvas.save()
+    return scanned.getvalue()
+
+
+def _scan_triage(data: bytes, declared: str | None):
+    from plugins.config import load_config
+    from plugins.documents.ocr import triage_scan
+
+    cfg = load_config().documents.ocr
+    first = inspect_pdf(data, declared or "loan_contract", 50_000_000, 1000)
+    assert first.reason_code == "needs_ocr"
+    return triage_scan(data, declared, first, cfg).triage
+
+
+def test_an_english_scan_of_a_loan_agreements_clauses_reads_as_a_loan_contract():
+    # an excerpt (the scanned Indian syndicated loan agreement is five such pages): its terms, no title page
+    data = _english_scan(["4. INTEREST", "The Borrower shall pay interest on the Facility at the rate of",
+                          "interest of 9.50 per cent per annum to the Lenders.", "5. REPAYMENT",
+                          "The Borrower shall repay the principal amount of the Term Loan",
+                          "in twenty quarterly instalments."])
+    result = _scan_triage(data, "loan_contract")
+    assert (result.ok, result.detected_class) == (True, "loan_contract")
+
+
+def test_an_english_scan_that_is_no_contract_is_quarantined_with_the_reason_in_english():
+    data = _english_scan(["MINUTES OF THE ANNUAL GENERAL MEETING", "Held at the registered office on 12 June 2024.",
+                          "The chairman welcomed the members present."])
+    result = _scan_triage(data, None)
+    assert (result.ok, result.reason_code) == (False, "needs_ocr")
+    assert "no title or terms of a loan, credit or facility agreement or of a lease" in result.reason
+    assert "借款合同" not in result.reason
+
+
+@pytest.mark.slow
+def test_the_scanned_indian_loan_agreement_is_read_by_ocr_in_english():
+    # five scanned definition pages of a syndicated loan agreement (no title page): p1 "BG Facility shall mean a
+    # non-fund based bank guarantee facility of up to Rs.2,500,000,000 (Rupees Two Billion Five Hundred
+    # Million), which shall be a sub-limit of the Facility"; p4 "Default Rate shall mean 2% (Two percent) per annum"
+    from plugins.config import load_config
+    from plugins.documents.ocr import read_scan_contract
+
+    path = Path("/work/shared/corpus/contracts/in_global_health_loan_agreement_excerpt_SCANNED.pdf")
+    if not path.exists():
+        pytest.skip("corpus not available")
+    data = path.read_bytes()
+    assert _scan_triage(data, "loan_contract").ok
+    ex, engine = read_scan_contract(data, load_config().documents.ocr)
+    assert (ex.contract_kind, ex.currency) == ("loan_contract", "INR")
+    assert [(t["name"], t["amount"], t["page"], t["sub_limit"]) for t in ex.tranches] == \
+        [("BG Facility", Decimal("2500000000"), 1, True)]
+    assert ex.fees == {"default_rate": Decimal("0.02")} and ex.provenance["fees"].page == 4

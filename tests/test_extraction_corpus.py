@@ -1,7 +1,8 @@
 """Specification: every hand-labelled key figure of the corpus is extracted exactly, with provenance.
 
 tests/corpus/ holds one YAML per real statement PDF of ../shared/corpus/financial (values read by hand
-from the page) and generated.yaml (our own statements in both layouts, in 元 and 万元). All run by
+from the page; a figure the page does not print, such as total liabilities, is labelled `derived: true` with
+how it follows from printed totals) and generated.yaml (our own statements in both layouts, in 元 and 万元). All run by
 default: a 200-page annual report is read in about half a second (statement pages only, by pdfium).
 Documents labelled with parent-company figures are read with parent_company=True.
 """
@@ -38,9 +39,14 @@ def test_every_labelled_figure_is_exact_with_provenance(chart, doc):
     assert misses == []
     assert extraction.period_end == date.fromisoformat(doc.period_end)
     assert extraction.currency == doc.currency
+    assert extraction.needs_review == []
+    # a figure labelled as not printed is reported as derived, never as read from the page
+    assert [o.label.canonical for o in score(doc, extraction) if o.label.derived and o.status != "derived"
+            and (o.label.scope != "parent" or doc.parent_company)] == []
     for figure in extraction.figures:  # no figure without provenance
         x0, top, x1, bottom = figure.bbox
         assert figure.page in extraction.located_pages and figure.label and 0 <= x0 < x1 and top < bottom
+        assert figure.status in ("checked", "derived", "unchecked") and figure.unit_source
 
 
 def test_the_quarterly_report_is_read_from_its_statement_pages_only(chart):
@@ -95,10 +101,21 @@ def test_a_us_credit_agreement_gives_parties_amount_dates_and_rate_with_provenan
     ex = extract_contract(path.read_bytes())
     assert ex.borrower_name == "RIBBON COMMUNICATIONS OPERATING COMPANY, INC."
     assert ex.guarantors == ["RIBBON COMMUNICATIONS INC."] and ex.lender == "HPS INVESTMENT PARTNERS, LLC"
-    assert (ex.principal, ex.currency) == (Decimal("350000000.00"), "USD")  # Schedule 1.1A term commitments
+    # the total facility: Schedule 1.1A's term commitments ($350,000,000.00, p169) and revolving ones ($35,000,000.00, p170)
+    assert (ex.principal, ex.currency) == (Decimal("385000000.00"), "USD")
     assert (ex.start_date, ex.maturity_date, ex.term_months) == (date(2024, 6, 21), date(2029, 6, 21), 60)
     assert ex.rate_type == "sofr_spread"
     assert ex.provenance["principal"].page == 169 and ex.provenance["maturity_date"].page == 54
+    assert [(t["kind"], t["amount"], t["maturity_date"], t["page"]) for t in ex.tranches] == [
+        ("term_loan", Decimal("350000000.00"), date(2029, 6, 21), 169),
+        ("revolver", Decimal("35000000.00"), date(2029, 6, 21), 170)]   # "Revolving Termination Date": June 21, 2029
+    # "Applicable Margin": for the Term Loans and the Revolving Loans, SOFR Loans 6.25%, ABR Loans 5.25% (p11)
+    assert ex.margins == {"SOFR": Decimal("0.0625"), "ABR": Decimal("0.0525")}
+    assert all(t["margins"] == ex.margins for t in ex.tranches)
+    # "Floor": 1.00% per annum (p33); the ABR "shall at no time be less than 2.00%" (p9)
+    assert ex.floors == {"SOFR": Decimal("0.01"), "ABR": Decimal("0.02")}
+    assert ex.fees == {"commitment_fee": Decimal("0.005")}   # "Commitment Fee Rate": 0.50% (p19)
+    assert ex.template is None and ex.warnings == []   # a signed agreement, nothing left unread
 
 
 def test_pages_holding_only_a_parent_statement_beside_consolidated_ones_are_not_laid_out_by_default():

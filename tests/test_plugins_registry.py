@@ -32,7 +32,7 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dist = tmp_path / "acme_rules-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[postloan.classification_rules]\nguarantor = acme_rules:GuarantorDefaultRule\n")
+    (dist / "entry_points.txt").write_text("[postloan.classification_rules]\nguarantor_in_default = acme_rules:GuarantorDefaultRule\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield
     sys.modules.pop("acme_rules", None)

@@ -52,6 +52,9 @@ def test_sheets_hold_the_same_figures_as_the_sections(workbook: bytes) -> None:
                     assert Decimal(str(g)).quantize(Decimal("0.01")) == w
                 elif w is None:
                     assert g == "—"
+                elif isinstance(w, str) and isinstance(g, (int, float)):  # '17.39%', '1,234.56': stored as numbers
+                    number = Decimal(w.replace(",", "").rstrip("%")) / (100 if w.endswith("%") else 1)
+                    assert Decimal(str(g)) == number
                 else:
                     assert str(g) == str(w)
 
@@ -94,3 +97,35 @@ def test_sheet_names_are_valid_and_unique() -> None:
     long = "很" * 40
     first, second = sheet_name(long, taken), sheet_name(long, taken)
     assert len(first) == 31 and first != second and len(second) <= 31
+
+
+def test_the_overview_figures_are_numbers_an_analyst_can_sum(workbook: bytes) -> None:
+    """The PDF's overview carries its figures as text ('3.20%'); the workbook stores numbers with formats."""
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook))["资产概况"]
+    ratio = next(row for row in sheet.iter_rows(min_row=5) if row[0].value == "不良贷款率")[1]
+    assert ratio.value == 0.032 and ratio.number_format == "0.00%"
+
+
+def test_every_table_has_a_filter_and_a_frozen_header(workbook: bytes) -> None:
+    book = openpyxl.load_workbook(io.BytesIO(workbook))
+    for name in book.sheetnames:
+        sheet = book[name]
+        assert sheet.freeze_panes == "A5", name
+        if sheet.max_row > 4 and sheet["A5"].value != "本期无记录":
+            assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A4:"), name
+
+
+def test_codes_and_chinese_labels_stand_side_by_side_in_the_detail_sheets() -> None:
+    import json
+
+    pack = _full_pack()
+    book = pack["book"].copy()
+    book["rules_fired"] = ["overdue_days" if t > 1 else "" for t in book["tier"]]
+    book["reasons_json"] = [json.dumps([{"rule": "overdue_days", "floor": int(t), "facts": {"dpd": int(d)}}])
+                            if t > 1 else "[]" for t, d in zip(book["tier"], book["dpd"])]
+    pack["book"] = book
+    sheet = openpyxl.load_workbook(io.BytesIO(render_management_xlsx(pack)))["分类原因（代码）"]
+    header = [c.value for c in sheet[4]]
+    assert header[:6] == ["合同号", "借款人", "分类代码", "分类", "规则代码", "分类原因"]
+    first = [c.value for c in sheet[5]]
+    assert first[4] == "overdue_days" and first[5].startswith("逾期") and "第九至十一条" in first[5]

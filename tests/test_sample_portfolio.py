@@ -212,7 +212,7 @@ def test_core_extract_is_a_snapshot(portfolio):
     month_end = date(2024, 12, 31)
     ex = core_extract(portfolio, month_end)
     assert set(ex) == {"borrowers", "loans", "schedules", "payments", "collateral", "guarantors", "inspections",
-                       "collections"}
+                       "collections", "collection_assignments", "disposals", "events", "fund_flows", "asset_register", "warning_dispositions"}
     assert (ex["loans"]["start_date"] <= month_end).all()
     assert len(ex["loans"]) == (portfolio.loans["start_date"] <= month_end).sum()
     assert (ex["payments"]["paid_date"] <= month_end).all() and len(ex["payments"]) > 0

@@ -12,7 +12,7 @@ whatever that identity may not do (plugins/archive/identities.py); the checks he
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -172,7 +172,11 @@ def verify_access_chain(entries: list[AccessEntry], prev_hash: str = GENESIS_HAS
 
 
 def export_access_log(archive: Archive) -> dict | None:
-    """Archive the access-log entries not yet exported as one locked JSON-lines object; None if none are new."""
+    """Archive the access-log entries not yet exported as one locked JSON-lines object; None if none are new.
+
+    The export is the log's anchor: its last entry's hash (metadata `head-hash`) is in the WORM archive, so a
+    chain rewritten afterwards in the database — even consistently, after dropping the append-only triggers —
+    no longer matches it (`verify_against_anchors`)."""
     exports = archive.catalog.exports()
     after = exports[-1]["last_id"] if exports else 0
     entries = archive.catalog.access_entries(after_id=after)
@@ -183,15 +187,65 @@ def export_access_log(archive: Archive) -> dict | None:
     now = datetime.now(timezone.utc)
     key = f"{archive.root}access-log/{entries[0].id:012d}-{entries[-1].id:012d}.jsonl"
     exported_at = now.isoformat(timespec="seconds")
-    stored = archive.store.put(
+    stored = archive.store.put_if_absent(
         archive.bucket, key, data, "application/x-ndjson",
         {"sha256": digest, "first-id": str(entries[0].id), "last-id": str(entries[-1].id),
-         "entries": str(len(entries)), "exported-at": exported_at},
+         "entries": str(len(entries)), "exported-at": exported_at, "head-hash": entries[-1].entry_hash,
+         "prev-hash": entries[0].prev_hash},
         retain_until=retain_until(archive.retention, "access_log", now.date(), None, None),
         lock_mode=archive.retention.mode)
+    if stored is None:  # a concurrent export of the same entries won the key: it is anchored already
+        return None
     archive.catalog.add_export(key, entries[0].id, entries[-1].id, len(entries), digest, stored.version_id, exported_at)
     return {"object_key": key, "entries": len(entries), "first_id": entries[0].id, "last_id": entries[-1].id,
-            "sha256": digest}
+            "sha256": digest, "head_hash": entries[-1].entry_hash}
+
+
+@dataclass
+class AnchorCheck:
+    """The live log against its archived exports (anchors)."""
+    exports: int
+    anchored_entries: int
+    last_anchored_id: int
+    unanchored_entries: int  # entries after the last export: only the chain itself vouches for them
+    problems: list[str]
+
+    def summary(self) -> str:
+        if not self.exports:
+            return "no archived export yet: nothing anchors the chain (`postloan archive log --export`)"
+        return (f"{self.anchored_entries} entries match {self.exports} archived export(s) up to entry "
+                f"{self.last_anchored_id}; {self.unanchored_entries} later entries not yet anchored")
+
+
+def verify_against_anchors(archive: Archive, entries: list[AccessEntry]) -> AnchorCheck:
+    """Compare the log's entries with the exports in the archive (listed from the store, not the catalog, so
+    a database edit cannot hide one): every exported entry must still be in the log with the same content
+    and hash. Each export's first version is the evidence; its bytes must hash to its recorded SHA-256."""
+    live = {e.id: e for e in entries}
+    prefix = f"{archive.root}access-log/"
+    first_versions: dict[str, str | None] = {}
+    for version in archive.store.versions(archive.bucket, prefix):  # newest first per key: keep the last seen
+        if version.key.endswith(".jsonl"):
+            first_versions[version.key] = version.version_id
+    problems: list[str] = []
+    anchored: set[int] = set()
+    for key, version_id in sorted(first_versions.items()):
+        info = archive.store.info(archive.bucket, key, version_id)
+        data = archive.store.get(archive.bucket, key, version_id)
+        if info is not None and info.metadata.get("sha256") not in (None, sha256_hex(data)):
+            problems.append(f"export {key}: its bytes do not match the SHA-256 recorded with it")
+            continue
+        for exported in entries_from_export(data):
+            anchored.add(exported.id)
+            now = live.get(exported.id)
+            if now is None:
+                problems.append(f"entry {exported.id}: in the archived export {key} but gone from the log")
+            elif asdict(now) != asdict(exported):
+                problems.append(f"entry {exported.id}: differs from the archived export {key} (the chain was "
+                                "rewritten after it was exported)")
+    last = max(anchored, default=0)
+    return AnchorCheck(exports=len(first_versions), anchored_entries=len(anchored), last_anchored_id=last,
+                       unanchored_entries=sum(1 for i in live if i > last), problems=problems)
 
 
 def entries_from_export(data: bytes) -> list[AccessEntry]:

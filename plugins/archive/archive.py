@@ -74,6 +74,11 @@ class Archive:
         """Store `data` once; returns its catalog record and whether it was new."""
         return self._received(meta, *self._keep(data, meta, "documents", "archived", None, None))
 
+    def archive_issued(self, data: bytes, meta: DocumentMeta) -> tuple[DocumentRecord, bool]:
+        """Store a document the pipeline issued itself (a notice to a borrower, plugins/notices) once. Catalogued
+        like any document, but not a receipt of the period's delivery: redelivery puts back only what arrived."""
+        return self._keep(data, meta, "documents", "archived", None, None)
+
     def quarantine_document(self, data: bytes, meta: DocumentMeta, reason_code: str, reason: str) -> tuple[DocumentRecord, bool]:
         """Keep a document that cannot be used, with its reason; nothing is lost."""
         return self._received(meta, *self._keep(data, meta, "quarantine", "quarantined", reason_code, reason))
@@ -101,22 +106,27 @@ class Archive:
             ingested_at=utc_now(),
         )
         existing = self.original_version(key)
-        if existing is not None:
+        stored = None
+        if existing is None:
+            # Conditional put: a run racing this one for the same bytes (two runs of one month) makes no
+            # second version; the loser indexes the winner's object below.
+            stored = self.store.put_if_absent(
+                self.bucket, key, data,
+                content_type=CONTENT_TYPES.get(_suffix(meta.original_name), "application/octet-stream"),
+                metadata=document_metadata(record), retain_until=until, lock_mode=self.retention.mode,
+            )
+            existing = None if stored is not None else self.original_version(key)
+        if stored is None:
             # The store is the truth and the catalog lagged it: index the object as it was stored.
-            from_store = document_from_object(existing)
-            record = from_store or replace(record, version_id=existing.version_id)
+            from_store = document_from_object(existing) if existing is not None else None
+            record = from_store or replace(record, version_id=existing.version_id if existing else None)
             self.catalog.add_document(record)
-            return record, False
-        stored = self.store.put(
-            self.bucket, key, data,
-            content_type=CONTENT_TYPES.get(_suffix(meta.original_name), "application/octet-stream"),
-            metadata=document_metadata(record), retain_until=until, lock_mode=self.retention.mode,
-        )
+            return self.catalog.document(digest) or record, False
         record = replace(record, version_id=stored.version_id)
         if self.catalog.holds_covering(record):  # a borrower or contract already under a legal hold
             self.store.set_legal_hold(self.bucket, key, stored.version_id, True)
-        added = self.catalog.add_document(record)
-        return record, added
+        self.catalog.add_document(record)  # a no-op if a racing run indexed our object first
+        return record, True  # this call wrote the object
 
     def original_version(self, key: str) -> ObjectInfo | None:
         """The first version written under `key`: the archive never writes a key twice, so a later
@@ -194,10 +204,10 @@ class Archive:
         manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
         manifest_key = f"{self.root}manifests/{report_kind}/{period}/{sha256_hex(manifest_bytes)}.json"
         written = 0
-        if not self.store.exists(self.bucket, manifest_key):
-            self.store.put(self.bucket, manifest_key, manifest_bytes, "application/json",
-                           {"run-id": run_id or "", "report-kind": report_kind},
-                           retain_until=manifest_until, lock_mode=self.retention.mode)
+        if self.original_version(manifest_key) is None and self.store.put_if_absent(
+                self.bucket, manifest_key, manifest_bytes, "application/json",
+                {"run-id": run_id or "", "report-kind": report_kind},
+                retain_until=manifest_until, lock_mode=self.retention.mode) is not None:
             written += 1
         published = []
         for name, data in sorted(files.items()):
@@ -207,17 +217,41 @@ class Archive:
                 report_kind=report_kind, period=period, file_name=name, sha256=digest, object_key=key,
                 version_id=None, manifest_key=manifest_key, run_id=run_id, published_at=utc_now())
             existing = self.original_version(key)
-            if existing is None:
-                stored = self.store.put(self.bucket, key, data, CONTENT_TYPES.get(_suffix(name), "application/octet-stream"),
-                                        publication_metadata(record), retain_until=until, lock_mode=self.retention.mode)
+            stored = None if existing is not None else self.store.put_if_absent(
+                self.bucket, key, data, CONTENT_TYPES.get(_suffix(name), "application/octet-stream"),
+                publication_metadata(record), retain_until=until, lock_mode=self.retention.mode)
+            if stored is not None:
                 record = replace(record, version_id=stored.version_id)
                 written += 1
-            else:  # published before: the stored object says when, by which run, under which manifest
-                record = publication_from_object(existing) or replace(record, version_id=existing.version_id)
+            else:  # published before (or a moment ago by a racing run): the stored object says when, by which
+                existing = existing or self.original_version(key)  # run, under which manifest
+                record = (publication_from_object(existing) if existing is not None else None) or replace(
+                    record, version_id=existing.version_id if existing is not None else None)
             self.catalog.add_publication(record)
             published.append({"file": name, "key": f"s3://{self.bucket}/{key}", "sha256": digest})
         return {"manifest_key": f"s3://{self.bucket}/{manifest_key}", "files": published, "objects_written": written}
 
     def manifest(self, manifest_key: str) -> dict:
+        """A manifest (or hold record) as stored. A manifest's key names its SHA-256
+        (manifests/<kind>/<period>/<sha256>.json): bytes that do not hash to it are refused (ForgedManifestError)."""
         key = manifest_key.removeprefix(f"s3://{self.bucket}/")
-        return json.loads(self.store.get(self.bucket, key))
+        data = self.store.get(self.bucket, key)
+        named = manifest_hash_in_key(key)
+        if named is not None and sha256_hex(data) != named:
+            raise ForgedManifestError(
+                f"refused: the manifest s3://{self.bucket}/{key} does not hash to the SHA-256 in its name (its bytes "
+                f"hash to {sha256_hex(data)[:12]}…, the name says {named[:12]}…): it was overwritten or forged; run "
+                "`postloan archive audit --as ROLE --reason WHY`")
+        return json.loads(data)
+
+
+class ForgedManifestError(ValueError):
+    """A manifest whose stored bytes do not hash to the SHA-256 its key names."""
+
+
+def manifest_hash_in_key(key: str) -> str | None:
+    """The SHA-256 a manifest's key names (manifests/<kind>/<period>/<sha256>.json), None for other keys."""
+    if "manifests/" not in key:
+        return None
+    name = key.rsplit("/", 1)[-1].removesuffix(".json")
+    return name if len(name) == 64 and all(c in "0123456789abcdef" for c in name) else None

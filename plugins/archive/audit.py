@@ -2,13 +2,20 @@
 
 What is checked, per catalogued object (documents, published reports, manifests, hold records,
 access-log exports):
-- the version the catalog recorded — the evidence — is re-read and re-hashed:
-  `missing` if that version (or, for rows without a recorded version, the key) is not in the store,
-  `mismatch` if its bytes no longer hash to the catalogued SHA-256;
-- the key's newest version: if it is not the recorded one, someone wrote over the key. Object lock
-  keeps the evidence, and the archive keeps reading the recorded version, but the attempt is reported
-  as `overwritten` with the new bytes' hash.
-And across the bucket: `orphan` for an object the catalog does not index.
+- the version the catalog recorded — the evidence; for rows without a recorded version (manifests, hold
+  records) the key's first version, since the archive never writes a key twice — is re-read and re-hashed:
+  `missing` if it is not in the store, `mismatch` if its bytes no longer hash to the catalogued SHA-256
+  (a manifest's is the SHA-256 its own key names);
+- what the server says about it, reconciled with the catalog: `retention_short` if its retain-until date
+  is earlier than catalogued (or gone), `hold_unrecorded` if the server holds it and no catalogued hold does.
+And across the bucket, every version and delete marker of every key:
+- `overwritten` for each other version of a catalogued key with other bytes, `duplicate` for one with the
+  same bytes (a write that was not idempotent); object lock keeps the evidence, and the archive keeps
+  reading the recorded version;
+- `deleted` when a delete marker is a catalogued key's newest entry (the evidence is hidden, not gone);
+- `orphan` for an object the catalog does not index;
+- `hold_removed` for a document an unreleased hold covers whose server-side legal hold is off (removed
+  through the S3 API behind the project's back).
 
 Full mode re-hashes every catalogued object; sample mode a uniform random sample without replacement
 whose size gives the stated probability of catching at least one bad object when at least the
@@ -25,10 +32,12 @@ import random
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from plugins.archive.archive import Archive, sha256_hex
+from plugins.archive.archive import Archive, manifest_hash_in_key, sha256_hex
+from plugins.archive.catalog import DocumentRecord
+from plugins.archive.store import ObjectInfo, ObjectVersion
 
 AUDITED_PREFIXES = ("documents/", "quarantine/", "reports/", "manifests/", "holds/", "access-log/")
 Progress = Callable[[int, int, str], None]
@@ -81,12 +90,17 @@ class IntegrityAudit:
         self.catalog = archive.catalog
         self.store = archive.store
         self.bucket = archive.bucket
+        self._documents: dict[str, DocumentRecord] = {}  # by object key, filled per run
+        self._held_keys: set[tuple[str, str | None]] = set()
 
     def run(self, mode: str = "full", confidence: float = 0.99, corruption_rate: float = 0.01,
             batch_size: int = 200, resume: bool = True, max_objects: int | None = None,
             progress: Progress = lambda i, n, key: None, seed: int | None = None) -> AuditReport:
         """Audit (or continue the unfinished audit); `max_objects` stops early, leaving it resumable."""
         expected = list(self.catalog.expected_objects())
+        self._documents = {d.object_key: d for d in self.catalog.find_documents()}
+        held = self.catalog.held_documents()
+        self._held_keys = {(d.object_key, d.version_id) for d in self._documents.values() if d.sha256 in held}
         state = self.catalog.unfinished_audit() if resume else None
         if state is None:
             seed = seed if seed is not None else random.SystemRandom().randrange(2**62)
@@ -112,7 +126,7 @@ class IntegrityAudit:
                 batch = []
         finished = budget == len(todo)
         if finished:
-            batch += self._scan_bucket(expected)
+            batch += self._scan_bucket(expected) + self._removed_holds(held)
         self.catalog.advance_audit(audit_id, cursor, checked, batch, finished=finished)
         return AuditReport(audit_id, mode, len(expected), len(planned), checked, finished,
                            self.catalog.audit_findings(audit_id),
@@ -126,34 +140,86 @@ class IntegrityAudit:
         return sorted(random.Random(seed).sample(expected, n), key=_position)
 
     def _check(self, key: str, version: str | None, digest: str) -> list[dict]:
-        info = self.store.info(self.bucket, key, version)
+        info = self.store.info(self.bucket, key, version) if version else self.archive.original_version(key)
         if info is None:
             return [_finding("missing", key, version, digest, None,
                              "the catalogued object is not in the store" + (f" (version {version})" if version else ""))]
-        actual = sha256_hex(self.store.get(self.bucket, key, version))
+        actual = sha256_hex(self.store.get(self.bucket, key, info.version_id))
         if actual != digest:
-            return [_finding("mismatch", key, version, digest, actual, "stored bytes no longer match the catalogued hash")]
-        return []
+            what = "the SHA-256 its key names" if manifest_hash_in_key(key) == digest else "the catalogued hash"
+            return [_finding("mismatch", key, info.version_id, digest, actual, f"stored bytes no longer match {what}")]
+        return self._server_state(key, info)
+
+    def _server_state(self, key: str, info: ObjectInfo) -> list[dict]:
+        """The server's retention and legal hold of a document against the catalog's."""
+        record = self._documents.get(key)
+        if record is None:
+            return []
+        findings = []
+        if record.retain_until:
+            catalogued = datetime.fromisoformat(record.retain_until)
+            if catalogued > datetime.now(timezone.utc) and (
+                    info.retain_until is None or info.retain_until < catalogued - timedelta(seconds=1)):
+                server = info.retain_until.isoformat() if info.retain_until else "no retention"
+                findings.append(_finding("retention_short", key, info.version_id, record.sha256, None,
+                                         f"the server says {server}, the catalog retains until {catalogued.isoformat()}"))
+        if info.legal_hold and (key, record.version_id) not in self._held_keys:
+            findings.append(_finding("hold_unrecorded", key, info.version_id, record.sha256, None,
+                                     "the server holds it (legal hold ON) but no unreleased hold in the catalog covers it"))
+        return findings
+
+    def _removed_holds(self, held: dict[str, list[str]]) -> list[dict]:
+        """Every document under an unreleased hold whose server-side legal hold is off. Checked in full and
+        sample mode alike: holds are few and each costs one request."""
+        findings = []
+        for record in sorted((d for d in self._documents.values() if d.sha256 in held), key=lambda d: d.object_key):
+            info = self.store.info(self.bucket, record.object_key, record.version_id)
+            if info is not None and not info.legal_hold:
+                findings.append(_finding(
+                    "hold_removed", record.object_key, record.version_id, record.sha256, None,
+                    f"legal hold {', '.join(held[record.sha256])} covers it, but the server's legal hold is off "
+                    "(removed through the S3 API, not released through postloan)"))
+        return findings
 
     def _scan_bucket(self, expected: list[tuple[str, str | None, str]]) -> list[dict]:
-        recorded = {key: (version, digest) for key, version, digest in expected}  # one claim per key suffices here
-        latest: dict[str, str | None] = {}
+        recorded: dict[str, tuple[str | None, set[str]]] = {}
+        for key, version, digest in expected:
+            recorded.setdefault(key, (version, set()))[1].add(digest)
+        by_key: dict[str, list[ObjectVersion]] = defaultdict(list)  # versions newest first, then delete markers
         for prefix in AUDITED_PREFIXES:
-            for v in self.store.versions(self.bucket, self.archive.root + prefix):
-                if v.is_latest:
-                    latest[v.key] = v.version_id
+            for v in self.store.versions(self.bucket, self.archive.root + prefix, delete_markers=True):
+                by_key[v.key].append(v)
         findings = []
-        for key, version_id in sorted(latest.items()):
+        for key in sorted(by_key):
+            entries = by_key[key]
+            stored = [v for v in entries if not v.is_delete_marker]
             if key not in recorded:
-                findings.append(_finding("orphan", key, version_id, None, None, "object without a catalog row"))
+                if stored:
+                    findings.append(_finding("orphan", key, stored[0].version_id, None, None,
+                                             "object without a catalog row"))
                 continue
-            version, digest = recorded[key]
-            if version is not None and version_id != version:
-                actual = sha256_hex(self.store.get(self.bucket, key, version_id))
+            version, digests = recorded[key]
+            evidence = version if version is not None else (stored[-1].version_id if stored else None)
+            newest = next((v for v in entries if v.is_latest), entries[0])  # markers list after versions
+            if newest.is_delete_marker:
                 findings.append(_finding(
-                    "overwritten", key, version_id, digest, actual,
-                    f"a newer version was written over the archived key; the recorded version {version} "
-                    "is the evidence and is still what the archive reads"))
+                    "deleted", key, newest.version_id, min(digests), None,
+                    f"a delete marker is the key's newest entry: the archived object is hidden from plain reads; "
+                    f"object lock kept the evidence (version {evidence})"))
+            for other in stored:
+                if other.version_id == evidence:
+                    continue
+                actual = sha256_hex(self.store.get(self.bucket, key, other.version_id))
+                if actual in digests:
+                    findings.append(_finding(
+                        "duplicate", key, other.version_id, actual, actual,
+                        f"a second version with the same bytes (a write that was not idempotent); version "
+                        f"{evidence} is the evidence"))
+                else:
+                    findings.append(_finding(
+                        "overwritten", key, other.version_id, min(digests), actual,
+                        f"another version was written over the archived key; the recorded version {evidence} "
+                        "is the evidence and is still what the archive reads"))
         return findings
 
     @staticmethod

@@ -138,7 +138,8 @@ audit_findings = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("audit_id", sa.String(40), nullable=False, index=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # mismatch | missing | orphan | overwritten
+    sa.Column("kind", sa.String(16), nullable=False),  # mismatch missing orphan overwritten duplicate deleted
+    # hold_removed hold_unrecorded retention_short (plugins/archive/audit.py)
     sa.Column("object_key", sa.Text, nullable=False),
     sa.Column("version_id", sa.String(80)),
     sa.Column("expected_sha256", sa.String(64)),
@@ -251,10 +252,29 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# The PostgreSQL advisory lock that serializes access-log appends (any 64-bit number unique to this purpose).
+ACCESS_LOG_LOCK = 0x706F73746C6F616E  # "postloan"
+
+
+def _insert_new(conn: sa.Connection, table: sa.Table, values: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: a row that already exists (another run inserted it first, even a moment
+    ago in another process) is a no-op instead of a UNIQUE-constraint crash; returns whether a row was added."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the catalog runs on SQLite or PostgreSQL
+        raise NotImplementedError(f"catalog on {conn.dialect.name}: SQLite or PostgreSQL only")
+    return conn.execute(insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+
+
 class Catalog:
     def __init__(self, url: str):
         self.url = url
-        self.engine = sa.create_engine(url, future=True)
+        # SQLite: writers from several processes (two runs, eight log writers) wait for each other's lock
+        # rather than failing after the driver's default 5 s.
+        connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, future=True, connect_args=connect_args)
         metadata.create_all(self.engine)
 
     def document(self, sha256: str) -> DocumentRecord | None:
@@ -263,13 +283,9 @@ class Catalog:
         return DocumentRecord(**row) if row else None
 
     def add_document(self, record: DocumentRecord) -> bool:
-        """Insert unless the hash is known; returns whether a row was added."""
+        """Insert unless the hash is known (a no-op then, even racing another process); whether a row was added."""
         with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(documents.c.sha256).where(documents.c.sha256 == record.sha256)).first()
-            if exists:
-                return False
-            conn.execute(documents.insert().values(**asdict(record)))
-        return True
+            return _insert_new(conn, documents, asdict(record))
 
     def find_documents(self, **criteria: Any) -> list[DocumentRecord]:
         """Documents matching every given column (borrower_id, contract_id, doc_class, period, status, sha256)."""
@@ -289,10 +305,7 @@ class Catalog:
         """Record that `record`'s bytes were delivered in `period` as `name`; idempotent."""
         key = {"period": period, "sha256": record.sha256, "original_name": name}
         with self.engine.begin() as conn:
-            if conn.execute(sa.select(receipts.c.period).where(*[receipts.c[k] == v for k, v in key.items()])).first():
-                return False
-            conn.execute(receipts.insert().values(**key, doc_class=record.doc_class, status=record.status))
-        return True
+            return _insert_new(conn, receipts, {**key, "doc_class": record.doc_class, "status": record.status})
 
     def receipts(self, period: str) -> list[dict]:
         """Every document delivered in `period` (first delivery or again), by class, name and hash."""
@@ -302,18 +315,9 @@ class Catalog:
             return [dict(r) for r in rows]
 
     def add_publication(self, record: PublicationRecord) -> bool:
-        key = (record.report_kind, record.period, record.file_name, record.sha256)
+        """Insert unless (kind, period, file, sha256) is catalogued (a no-op then); whether a row was added."""
         with self.engine.begin() as conn:
-            exists = conn.execute(
-                sa.select(publications.c.id).where(
-                    sa.tuple_(publications.c.report_kind, publications.c.period, publications.c.file_name, publications.c.sha256)
-                    == key
-                )
-            ).first()
-            if exists:
-                return False
-            conn.execute(publications.insert().values(**asdict(record)))
-        return True
+            return _insert_new(conn, publications, asdict(record))
 
     def find_publications(self, report_kind: str | None = None, period: str | None = None) -> list[PublicationRecord]:
         query = sa.select(*[publications.c[f.name] for f in fields(PublicationRecord)])
@@ -374,6 +378,14 @@ class Catalog:
         with self.engine.connect() as conn:
             return [HoldRecord(**row) for row in conn.execute(query).mappings()]
 
+    def held_documents(self) -> dict[str, list[str]]:
+        """{sha256: [hold ids]} of every document an unreleased hold covers: what the server must show held."""
+        held: dict[str, list[str]] = {}
+        for hold in self.holds(active_only=True):
+            for record in self.documents_in_scope(hold.scope, hold.target):
+                held.setdefault(record.sha256, []).append(hold.hold_id)
+        return held
+
     def documents_in_scope(self, scope: str, target: str) -> list[DocumentRecord]:
         column = {"document": "sha256", "contract": "contract_id", "borrower": "borrower_id"}[scope]
         return self.find_documents(**{column: target})
@@ -382,15 +394,24 @@ class Catalog:
 
     def append_access(self, actor: str, role: str, action: str, target: str, reason: str, detail: dict,
                       at: str | None = None) -> AccessEntry:
-        at = at or datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        """Append one entry chained to the last. One writer at a time, whatever the backend: the last entry is
+        read and the new one inserted under a lock (SQLite: BEGIN IMMEDIATE takes the database's write lock
+        before the read; PostgreSQL: a transaction-scoped advisory lock), so concurrent writers never link
+        two entries to the same predecessor."""
         detail_text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ACCESS_LOG_LOCK})
+            at = at or datetime.now(timezone.utc).isoformat(timespec="microseconds")  # under the lock: in order
             last = conn.execute(sa.select(access_log.c.entry_hash).order_by(access_log.c.id.desc()).limit(1)).first()
             prev = last[0] if last else GENESIS_HASH
             entry_hash = access_entry_hash(prev, at, actor, role, action, target, reason, detail_text)
             new_id = conn.execute(access_log.insert().values(
                 at=at, actor=actor, role=role, action=action, target=target, reason=reason, detail=detail_text,
                 prev_hash=prev, entry_hash=entry_hash)).inserted_primary_key[0]
+            conn.commit()
         return AccessEntry(new_id, at, actor, role, action, target, reason, detail_text, prev, entry_hash)
 
     def insert_access_entries(self, entries: list[AccessEntry]) -> None:
@@ -414,7 +435,7 @@ class Catalog:
     def add_export(self, object_key: str, first_id: int, last_id: int, entries: int, sha256: str,
                    version_id: str | None, exported_at: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(access_log_exports.insert().values(
+            _insert_new(conn, access_log_exports, dict(
                 object_key=object_key, first_id=first_id, last_id=last_id, entries=entries, sha256=sha256,
                 version_id=version_id, exported_at=exported_at))
 
@@ -497,3 +518,41 @@ class Catalog:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# --- PostgreSQL: one database user per role, with grants to match ------------------------------------------
+
+# What each archive action writes in the catalog (everyone reads it, and appends to the access log).
+_ACTION_WRITES: dict[str, list[tuple[str, str]]] = {
+    "hold": [("INSERT", "legal_holds")], "release": [("UPDATE", "legal_holds")],
+    "extend": [("UPDATE (retain_until)", "documents")], "export_log": [("INSERT", "access_log_exports")],
+    "audit": [("INSERT, UPDATE", "audit_runs"), ("INSERT", "audit_findings")],
+}
+# The pipeline archives and publishes: it inserts every indexed row (never deletes one).
+_PIPELINE_WRITES = [("INSERT", "documents"), ("UPDATE (retain_until)", "documents"), ("INSERT", "receipts"),
+                    ("INSERT", "publications"), ("INSERT, UPDATE", "legal_holds"), ("INSERT", "access_log_exports")]
+
+
+def catalog_grants(roles: dict[str, list[str]], prefix: str = "postloan_", database: str = "postloan") -> list[str]:
+    """SQL for the database owner: one role per archive role (`prefix` + name, created elsewhere with LOGIN and
+    a password), granted what its actions need. The access log is append-only for all: every role may read it
+    and INSERT into it (each access logs itself), none may UPDATE, DELETE or TRUNCATE it (the triggers refuse
+    the first two anyway); no role may DELETE or TRUNCATE any table."""
+    tables = sorted(metadata.tables)
+    statements = [f"REVOKE ALL ON {', '.join(tables)} FROM PUBLIC",
+                  "REVOKE ALL ON SEQUENCE access_log_id_seq, publications_id_seq, audit_findings_id_seq FROM PUBLIC"]
+    for name, actions in sorted(roles.items()):
+        user = f"{prefix}{name}"
+        writes = list(_PIPELINE_WRITES) if name == "pipeline" else []
+        for action in actions:
+            writes += _ACTION_WRITES.get(action, [])
+        if name == "pipeline" or "audit" in actions:
+            writes += _ACTION_WRITES["audit"]
+        statements += [f"GRANT CONNECT ON DATABASE {database} TO {user}", f"GRANT USAGE ON SCHEMA public TO {user}",
+                       f"GRANT SELECT ON {', '.join(tables)} TO {user}", f"GRANT INSERT ON access_log TO {user}",
+                       f"GRANT USAGE ON SEQUENCE access_log_id_seq TO {user}"]
+        for privilege, table in dict.fromkeys(writes):
+            statements.append(f"GRANT {privilege} ON {table} TO {user}")
+            if table in ("publications", "audit_findings") and privilege.startswith("INSERT"):
+                statements.append(f"GRANT USAGE ON SEQUENCE {table}_id_seq TO {user}")
+    return list(dict.fromkeys(statements))

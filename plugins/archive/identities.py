@@ -8,7 +8,8 @@ Each identity may do in S3 only what its role needs, and the server enforces it 
 - every other role gets what its archive actions (access.yaml `actions`) need in the archive bucket, and
   nothing else: reading (`get`, `verify`, `inputs`, `bundle`, `audit`, `rebuild`) is Read, List and reading
   retention and legal holds; `hold`/`release` set legal holds on documents and write the hold records
-  (`holds/`); `extend` extends the retention of documents; `export_log` writes `access-log/`. No role but the
+  (`holds/`); `extend` extends the retention of documents; `export_log` writes `access-log/`; `approve` writes
+  the maker-checker decisions on draft reports (`approvals/`; the pipeline delivers what was approved). No role but the
   pipeline may put, overwrite or delete documents, reports or manifests.
 - `bundle` also reads the work bucket (a loan's classification and provisions go into the bundle); no role
   writes it.
@@ -58,7 +59,7 @@ def role_grants(role: str, actions: Iterable[str], read_only: bool, inbox: str, 
     def add(*items: str) -> None:
         grants.extend(item for item in items if item not in grants)
 
-    if allowed & (_READ_ACTIONS | {"hold", "release", "extend", "export_log"}):
+    if allowed & (_READ_ACTIONS | {"hold", "release", "extend", "export_log", "approve"}):
         add(*(f"{action}:{archive}" for action in _ARCHIVE_READ))
     if "bundle" in allowed:  # a bundle carries the month's classification and provisions from the work bucket
         add(f"Read:{work}", f"List:{work}")
@@ -70,6 +71,8 @@ def role_grants(role: str, actions: Iterable[str], read_only: bool, inbox: str, 
             add(*(f"PutObjectRetention:{archive}/{root}{prefix}*" for prefix in _DOCUMENT_PREFIXES))
         if "export_log" in allowed:
             add(f"Write:{archive}/{root}access-log/*", f"PutObjectRetention:{archive}/{root}access-log/*")
+        if "approve" in allowed:  # maker-checker decisions on draft reports (plugins/reports/approval.py)
+            add(f"Write:{archive}/{root}approvals/*", f"PutObjectRetention:{archive}/{root}approvals/*")
         if "get" in allowed:  # archive redeliver: the month's delivery back into the inbox
             add(f"Read:{inbox}", f"List:{inbox}", f"Write:{inbox}")
     return grants

@@ -10,6 +10,7 @@ from typing import Iterator, Mapping
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import S3Error
+from minio.helpers import genheaders
 from minio.retention import Retention as S3Retention
 
 from plugins.config import Storage
@@ -78,6 +79,7 @@ class ObjectVersion:
     version_id: str | None
     is_latest: bool
     size: int
+    is_delete_marker: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,33 @@ class ObjectStore:
         )
         return StoredObject(bucket, key, result.version_id, len(data))
 
+    def put_if_absent(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        retain_until: datetime | None = None,
+        lock_mode: str = "COMPLIANCE",
+    ) -> StoredObject | None:
+        """Write `key` only if the server has no current object under it (a conditional put, `If-None-Match: *`):
+        of two writers racing for one content-addressed key exactly one succeeds, the other gets None and no
+        second version is made. One request, no multipart, so the condition covers the whole write."""
+        retention = None
+        if retain_until is not None and retain_until > datetime.now(timezone.utc):
+            retention = S3Retention(COMPLIANCE if lock_mode == "COMPLIANCE" else GOVERNANCE, retain_until)
+        headers = genheaders(dict(metadata or {}), None, None, retention, False)
+        headers["Content-Type"] = content_type
+        headers["If-None-Match"] = "*"
+        try:
+            result = self.client._put_object(bucket, key, data, headers)
+        except S3Error as exc:
+            if exc.code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return None
+            raise
+        return StoredObject(bucket, key, result.version_id, len(data))
+
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         response = self.client.get_object(bucket, key, version_id=version_id)
         try:
@@ -161,12 +190,13 @@ class ObjectStore:
             if not obj.is_dir:
                 yield obj.object_name
 
-    def versions(self, bucket: str, prefix: str = "") -> Iterator[ObjectVersion]:
-        """Every stored version under `prefix`, delete markers left out."""
+    def versions(self, bucket: str, prefix: str = "", delete_markers: bool = False) -> Iterator[ObjectVersion]:
+        """Every stored version under `prefix`; delete markers too when asked (`is_delete_marker`)."""
         for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True, include_version=True):
-            if obj.is_dir or obj.is_delete_marker:
+            if obj.is_dir or (obj.is_delete_marker and not delete_markers):
                 continue
-            yield ObjectVersion(obj.object_name, obj.version_id, str(obj.is_latest).lower() == "true", obj.size or 0)
+            yield ObjectVersion(obj.object_name, obj.version_id, str(obj.is_latest).lower() == "true", obj.size or 0,
+                                bool(obj.is_delete_marker))
 
     def info(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """Metadata, retention and legal hold of one version; None when it does not exist."""

@@ -192,20 +192,41 @@ def _verdict_frame(facts: pd.DataFrame, found: pa.Table, absent_note: str) -> pd
 def _append_findings(verdicts: pd.DataFrame, index: pd.Index, rule: str, describe: pd.Series, as_json: pd.Series,
                      tier: int) -> pd.DataFrame:
     """The verdict frame with a finding of `rule` added to the rows `index` (its text `describe` and JSON
-    `as_json` per row, in the order of `index`) and their tier set to `tier`. String columns are joined
-    column-wise, not row by row."""
+    `as_json` per row, in the order of `index`) and their tier set to `tier`. The string columns are rebuilt
+    in Arrow (the changed rows computed, then taken into place), never written into row by row."""
     if len(index) == 0:
         return verdicts
-    verdicts = verdicts.copy()
-    rows = verdicts.loc[index]
-    fired, reasons, found = (rows[c].astype(str).reset_index(drop=True) for c in ("rules_fired", "reasons", "reasons_json"))
-    describe, as_json = describe.astype(str).reset_index(drop=True), as_json.astype(str).reset_index(drop=True)
-    verdicts.loc[index, "tier"] = tier
-    verdicts.loc[index, "rules_fired"] = (fired + ("," + rule)).where(fired != "", rule).to_numpy()
-    verdicts.loc[index, "reasons"] = (reasons + "; " + describe).where(reasons != "", describe).to_numpy()
-    opened = found.str.slice(0, -1)
-    verdicts.loc[index, "reasons_json"] = (opened + ("," + as_json).where(found != "[]", as_json) + "]").to_numpy()
-    return verdicts
+    at = verdicts.index.get_indexer(index)
+    tiers = verdicts["tier"].to_numpy(copy=True)
+    tiers[at] = tier
+    describe = pa.array(describe.astype(str).to_numpy(dtype=object), type=pa.string())
+    as_json = pa.array(as_json.astype(str).to_numpy(dtype=object), type=pa.string())
+
+    def rows(column: str) -> pa.Array:
+        return pc.take(_strings(verdicts[column]), pa.array(at)).cast(pa.string())  # the few changed rows
+
+    fired, reasons, found = rows("rules_fired"), rows("reasons"), rows("reasons_json")
+    new_fired = pc.if_else(pc.equal(fired, ""), rule, pc.binary_join_element_wise(fired, rule, ","))
+    new_reasons = pc.if_else(pc.equal(reasons, ""), describe, pc.binary_join_element_wise(reasons, describe, "; "))
+    opened = pc.if_else(pc.equal(found, "[]"), "[", pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(found, 0, -1), "", ","))
+    new_found = pc.binary_join_element_wise(opened, as_json, "]", "")
+    return verdicts.assign(tier=tiers, rules_fired=_with_rows(verdicts["rules_fired"], at, new_fired),
+                           reasons=_with_rows(verdicts["reasons"], at, new_reasons),
+                           reasons_json=_with_rows(verdicts["reasons_json"], at, new_found))
+
+
+def _strings(column: pd.Series) -> pa.Array:
+    strings = pa.array(column.array, type=pa.large_string(), from_pandas=True)  # large: no 2 GiB cap
+    return strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+
+
+def _with_rows(column: pd.Series, at: np.ndarray, values: pa.Array) -> pd.Series:
+    """`column` with the rows at positions `at` replaced by `values` (one Arrow take, no per-row writes)."""
+    combined = pa.concat_arrays([_strings(column), values.cast(pa.large_string())])
+    source = np.arange(len(column), dtype=np.int64)
+    source[at] = len(column) + np.arange(len(at), dtype=np.int64)
+    return pd.Series(combined.take(pa.array(source)).to_pandas(), index=column.index, name=column.name)
 
 
 def apply_debtor_rule(verdicts: pd.DataFrame, facts: pd.DataFrame, config: Classification) -> pd.DataFrame:
@@ -213,30 +234,64 @@ def apply_debtor_rule(verdicts: pd.DataFrame, facts: pd.DataFrame, config: Class
 
     Share is measured by balance, compared exactly (integer cross-multiplication); the rule raises performing
     claims of such a debtor to 次级 and records the share that triggered it. `verdicts` is in `facts` order.
+    The sums run on integer debtor codes over the whole book; the text of a finding is written once per
+    debtor with a claim to raise.
     """
-    corporate = (facts["borrower_kind"] == "corporate").to_numpy()
-    balance = facts["balance_cents"].to_numpy()
-    npl = np.where(verdicts["tier"].isin(NON_PERFORMING).to_numpy(), balance, 0)
-    debtors = (pd.DataFrame({"borrower_id": facts["borrower_id"].to_numpy()[corporate], "total": balance[corporate],
-                             "npl": npl[corporate]}).groupby("borrower_id").sum())
-    numerator, denominator = config.debtor_npl_share.as_integer_ratio()
-    debtors = debtors[(debtors["total"] > 0) & (debtors["npl"] > 0)
-                      & (debtors["npl"] * denominator > debtors["total"] * numerator)]
-    if debtors.empty:
+    corporate = np.flatnonzero((facts["borrower_kind"] == "corporate").to_numpy(dtype=bool, na_value=False))
+    if not len(corporate):
         return verdicts
-    raised = verdicts.index[corporate & facts["borrower_id"].isin(debtors.index).to_numpy()
-                            & ~verdicts["tier"].isin(NON_PERFORMING).to_numpy()]
+    encoded = pc.dictionary_encode(pc.take(_strings(facts["borrower_id"]), pa.array(corporate)))
+    debtor = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    borrowers = encoded.dictionary.to_pylist()
+    known = debtor >= 0  # a claim without a borrower_id belongs to no debtor
+    corporate, debtor = corporate[known], debtor[known]
+    balance = facts["balance_cents"].to_numpy()[corporate].astype(np.int64, copy=False)
+    non_performing = np.isin(verdicts["tier"].to_numpy()[corporate], NON_PERFORMING)
+    total = np.zeros(len(borrowers), dtype=np.int64)
+    np.add.at(total, debtor, balance)
+    npl = np.zeros(len(borrowers), dtype=np.int64)
+    np.add.at(npl, debtor[non_performing], balance[non_performing])
+    numerator, denominator = config.debtor_npl_share.as_integer_ratio()
+    if len(total) and int(total.max()) * max(numerator, denominator) >= 2**62:  # exact beyond int64 too
+        total, npl = total.astype(object), npl.astype(object)
+    above = (total > 0) & (npl > 0) & (npl * denominator > total * numerator)
+    raise_ = above[debtor] & ~non_performing
+    if not raise_.any():
+        return verdicts
+    raised_debtors = debtor[raise_]
     name, article = DEBTOR_NPL_SHARE
-    # One Finding per debtor (its text and JSON), then mapped onto the debtor's raised claims.
-    texts = {}
-    for b, n, t in zip(debtors.index.tolist(), debtors["npl"].tolist(), debtors["total"].tolist()):
-        finding = Finding(name, article, 3, {"borrower_id": b, "npl_share": f"{Decimal(int(n)) / Decimal(int(t)):.4f}",
+    describe, as_json = {}, {}
+    for code in np.unique(raised_debtors).tolist():
+        b, n, t = borrowers[code], int(npl[code]), int(total[code])
+        finding = Finding(name, article, 3, {"borrower_id": b, "npl_share": f"{Decimal(n) / Decimal(t):.4f}",
                                              "threshold": str(config.debtor_npl_share)})
-        texts[b] = (finding.describe(), finding.as_json())
-    borrowers = facts.loc[raised, "borrower_id"]
-    describe = borrowers.map({b: d for b, (d, _) in texts.items()})
-    as_json = borrowers.map({b: j for b, (_, j) in texts.items()})
-    return _append_findings(verdicts, raised, name, describe, as_json, 3)
+        describe[code], as_json[code] = finding.describe(), finding.as_json()
+    codes = pd.Series(raised_debtors)
+    return _append_findings(verdicts, verdicts.index[corporate[raise_]], name, codes.map(describe),
+                            codes.map(as_json), 3)
+
+
+class DebtorNplShare:
+    """The in-house debtor-level rule as a book rule (entry-point group postloan.book_rules, registered in
+    pyproject.toml like a third party's): a book rule has `name`, `article` and
+    `apply(verdicts, facts, config) -> verdicts`, adding its findings with `append_findings`."""
+    name, article = DEBTOR_NPL_SHARE
+
+    def apply(self, verdicts: pd.DataFrame, facts: pd.DataFrame, config: Classification) -> pd.DataFrame:
+        return apply_debtor_rule(verdicts, facts, config)
+
+
+DEFAULT_BOOK_RULES = (DebtorNplShare(),)
+append_findings = _append_findings  # for book rules of plugins
+
+
+def apply_book_rules(verdicts: pd.DataFrame, facts: pd.DataFrame, config: Classification,
+                     rules: Sequence) -> pd.DataFrame:
+    """The book-level rules `rules` carries (registry.RuleSet.book_rules; a plain sequence of per-loan rules
+    gets the built-in ones), in order, each on the verdicts the one before left."""
+    for rule in getattr(rules, "book_rules", DEFAULT_BOOK_RULES):
+        verdicts = rule.apply(verdicts, facts, config)
+    return verdicts
 
 
 # ------------------------------------------------------------------ entry points
@@ -252,7 +307,7 @@ def classify_facts(facts: pd.DataFrame, config: Classification, rules: Sequence[
     """
     facts = facts.reset_index(drop=True)
     verdicts = _verdicts(facts, config, rules, external_overdue_share, cross_institution=True)
-    return apply_debtor_rule(verdicts, facts, config)
+    return apply_book_rules(verdicts, facts, config, rules)
 
 
 def classify_book(loans: Sequence[LoanFacts], config: Classification, rules: Sequence[ClassificationRule | LoanRule],

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from plugins.classification.engine import apply_debtor_rule, classify_facts
+from plugins.classification.engine import apply_book_rules, classify_facts
 from plugins.classification.facts import facts_frame, impairment_columns, with_impairment
 from plugins.classification.impairment import Assessment
 from plugins.classification.overrides import Override, RefusedOverride, apply_overrides_to_frame
@@ -65,7 +65,7 @@ def classify_period(extract: Mapping[str, pd.DataFrame], as_of: date, config: Cl
     refused: list[RefusedOverride] = []
     if overrides:
         verdicts, refused = apply_overrides_to_frame(verdicts, overrides, as_of.strftime("%Y-%m"), config)
-        verdicts = apply_debtor_rule(verdicts, facts, config)
+        verdicts = apply_book_rules(verdicts, facts, config, rules)
     return book, verdicts, refused
 
 

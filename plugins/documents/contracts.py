@@ -48,6 +48,22 @@ class ContractExtraction:
     signing_date: date | None
     provenance: dict[str, Provenance] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # a facility of several tranches (a US credit agreement's term loan and revolver): principal is the total
+    # facility, and each tranche is {"name", "kind" (term_loan | revolver | other), "amount", "currency",
+    # "maturity_date", "margins" {base rate: fraction}, "page"}
+    # None, not empty, when a contract prints none: the terms table publishes only what was read
+    tranches: list[dict] = field(default_factory=list)
+    margins: dict[str, Decimal] | None = None   # over each base rate, as a fraction (0.0625)
+    floors: dict[str, Decimal] | None = None    # the least each base rate counts as (0.01)
+    fees: dict[str, Decimal] | None = None      # e.g. commitment_fee on the unused revolver, default_rate
+    template: bool | None = None   # True for a blank form ("[●]", "______" where parties and amounts go)
+
+
+class Terms(dict):
+    """A tranche or a set of rates: a dict that prints as "SOFR=0.0625; ABR=0.0525" in the terms table."""
+
+    def __str__(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.items() if v not in (None, {}, ""))
 
 
 # printed label (spaces removed) -> raw field; the first occurrence in the document wins
@@ -111,7 +127,15 @@ def extract_contract(data: bytes) -> ContractExtraction:
             value += nxt["text"]  # lines keep their spaces (strip=False), so the join is exact
             bbox = (min(bbox[0], nxt["x0"]), bbox[1], max(bbox[2], nxt["x1"]), nxt["bottom"])
         raw[name] = Provenance(page, tuple(round(v, 2) for v in bbox), value.strip())  # type: ignore[arg-type]
-    return _build(kind, raw)
+    extraction = _build(kind, raw)
+    from .agreements import TEMPLATE_PLACEHOLDERS, placeholders
+
+    if sum(placeholders(line["text"]) for _, line in lines) >= TEMPLATE_PLACEHOLDERS:
+        from dataclasses import replace
+
+        return replace(extraction, template=True, warnings=[
+            *extraction.warnings, f"a blank template: {TEMPLATE_PLACEHOLDERS} or more blanks to fill in"])
+    return extraction
 
 
 def _lines(data: bytes) -> Iterator[tuple[int, dict]]:
@@ -226,32 +250,69 @@ def _english_agreement(data: bytes) -> ContractExtraction:
     the term facility from Schedule 1.1A (see agreements.py)."""
     from .agreements import extract_agreement, locate_boxes, parse_date, parse_money
 
+    from .agreements import TEMPLATE_PLACEHOLDERS, placeholders
+
     found = extract_agreement(data)
     boxes = locate_boxes(data, found)
     value = {k: v[0] for k, v in found.items()}
-    provenance = {k: Provenance(page, boxes.get(k, (0.0, 0.0, 0.0, 0.0)), printed)
-                  for k, (_, page, printed) in found.items() if k not in ("revolving", "sofr_margin")}
+
+    def where(key: str) -> Provenance:
+        _, page, printed = found[key]
+        return Provenance(page, boxes.get(key, (0.0, 0.0, 0.0, 0.0)), printed)
+    provenance = {k: where(k) for k in found if k in ("signing_date", "borrower_name", "guarantors", "lender",
+                                                      "maturity_date")}
     if "sofr_margin" in found:
-        _, page, printed = found["sofr_margin"]
-        provenance["rate_type"] = Provenance(page, boxes.get("sofr_margin", (0.0, 0.0, 0.0, 0.0)), printed)
+        provenance["rate_type"] = where("sofr_margin")
     if "signing_date" in provenance:
         provenance["start_date"] = provenance["signing_date"]
     start, maturity = parse_date(value.get("signing_date")), parse_date(value.get("maturity_date"))
     months = None if not (start and maturity) else (maturity.year - start.year) * 12 + maturity.month - start.month
-    warnings = []
-    if "revolving" in value:
-        warnings.append(f"also a revolving facility of USD {value['revolving']} (Schedule 1.1A, page "
-                        f"{found['revolving'][1]})")
-    if "sofr_margin" in value:
-        warnings.append(f"floating rate: SOFR plus an applicable margin of {value['sofr_margin']}% "
-                        "(initial, stepping down with leverage)")
+    margins = Terms({base: Decimal(value[key]) / 100 for base, key in (("SOFR", "sofr_margin"), ("ABR", "abr_margin"))
+                     if key in value})
+    floors = Terms({base: Decimal(value[key]) / 100 for base, key in (("SOFR", "floor"), ("ABR", "abr_floor"))
+                    if key in value})
+    fees = Terms({"commitment_fee": Decimal(value["commitment_fee"]) / 100} if "commitment_fee" in value else {})
+    applies = value.get("margin_applies_to", "")
+    tranches = []
+    for key, kind, name, matures in (("principal", "term_loan", "Term Loans", maturity),
+                                     ("revolving", "revolver", "Revolving Loans",
+                                      parse_date(value.get("revolving_maturity")) or maturity)):
+        if key in value:
+            shared = not applies or name.split()[0].lower() in applies.lower()
+            tranches.append(Terms({"name": name, "kind": kind, "amount": parse_money(value[key]), "currency": "USD",
+                                   "maturity_date": matures, "margins": margins if shared else Terms(),
+                                   "page": found[key][1]}))
+    total = sum((tr["amount"] for tr in tranches), Decimal(0)) if tranches else None
+    if tranches:
+        first = min(found[k][1] for k in ("principal", "revolving") if k in found)
+        provenance["principal"] = Provenance(first, boxes.get("principal", (0.0, 0.0, 0.0, 0.0)), " + ".join(
+            found[k][2] for k in ("principal", "revolving") if k in found))
+    for name in ("margins", "floors", "fees", "tranches"):
+        keys = {"margins": ("sofr_margin", "abr_margin"), "floors": ("floor", "abr_floor"),
+                "fees": ("commitment_fee",), "tranches": ("principal", "revolving")}[name]
+        if any(k in found for k in keys):
+            provenance[name] = where(next(k for k in keys if k in found))
+    template = _english_template(data, TEMPLATE_PLACEHOLDERS, placeholders)
+    warnings = [f"a blank template: {TEMPLATE_PLACEHOLDERS} or more blanks to fill in on its first pages"] \
+        if template else []
     return ContractExtraction(
         contract_kind="loan_contract", contract_id=None, lender=value.get("lender"),
         borrower_name=value.get("borrower_name"), borrower_id_number=None,
         guarantors=[value["guarantors"]] if "guarantors" in value else [],
-        principal=parse_money(value.get("principal")), currency="USD" if "principal" in value else None,
+        principal=total, currency="USD" if tranches else None,
         annual_rate=None, rate_type="sofr_spread" if "sofr_margin" in value else None,
         lpr_spread_bp=None, term_months=months, start_date=start, maturity_date=maturity,
         repayment_method=None, collateral=None, leased_asset=None, purpose=None, signing_date=start,
-        provenance=provenance, warnings=warnings,
+        provenance=provenance, warnings=warnings, tranches=tranches, margins=margins or None, floors=floors or None,
+        fees=fees or None, template=template or None,
     )
+
+
+def _english_template(data: bytes, least: int, count) -> bool:
+    from .locate import PageTexts
+
+    texts = PageTexts(data)
+    try:
+        return sum(count(texts[i]) for i in range(min(len(texts), 5))) >= least
+    finally:
+        texts.close()

@@ -24,6 +24,7 @@ class Label:
     prior: Decimal | None
     unit: str
     page: int
+    derived: bool = False   # not printed on the page: computed from printed totals (how is said in the YAML)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class LabelledDocument:
     currency: str | None = None
     path: Path | None = None                   # a real PDF
     statement: dict[str, Any] | None = None    # or a generated statement's spec
+    language: str = "zh"                       # the statements' language: zh | en
 
     @property
     def parent_company(self) -> bool:
@@ -48,6 +50,12 @@ class Outcome:
     found: bool       # a figure with this canonical key (and scope) was reported
     exact: bool       # current, prior, unit and page all as labelled
     detail: str
+    status: str | None = None   # the figure's own check status: checked | derived | unchecked
+
+    @property
+    def kind(self) -> str:
+        """exact | wrong (reported, not as labelled) | missing (not reported)."""
+        return "exact" if self.exact else "wrong" if self.found else "missing"
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -55,7 +63,8 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _labels(rows: list[dict]) -> list[Label]:
-    return [Label(r["canonical"], r.get("scope"), _decimal(r["current"]), _decimal(r["prior"]), r["unit"], int(r["page"]))
+    return [Label(r["canonical"], r.get("scope"), _decimal(r["current"]), _decimal(r["prior"]), r["unit"], int(r["page"]),
+                  bool(r.get("derived", False)))
             for r in rows]
 
 
@@ -71,7 +80,8 @@ def load_corpus(directory: Path, corpus_root: Path = CORPUS_ROOT) -> list[Labell
         else:
             docs.append(LabelledDocument(path.stem, data["document_type"], _labels(data["figures"]),
                                          str(data.get("period_end")), data.get("currency"),
-                                         path=corpus_root / data["file"]))
+                                         path=corpus_root / data["file"],
+                                         language=data.get("language", "zh" if path.stem.startswith("cn_") else "en")))
     return docs
 
 
@@ -95,5 +105,6 @@ def score(doc: LabelledDocument, extraction: StatementExtraction,
             continue
         got = (figure.current, figure.prior, figure.unit, figure.page)
         want = (label.current, label.prior, label.unit, label.page)
-        out.append(Outcome(label, True, got == want, "" if got == want else f"got {got}, want {want}"))
+        out.append(Outcome(label, True, got == want, "" if got == want else f"got {got}, want {want}",
+                           getattr(figure, "status", None)))
     return out

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import metadata, util
 
 from typing import Any
 
-from .contracts import _LABELS, ContractExtraction, Provenance, _build, _FIELD_LINE, _kind_from_title, _label_of
+from .contracts import _LABELS, ContractExtraction, Provenance, Terms, _build, _FIELD_LINE, _kind_from_title, _label_of
 from .triage import CLASS_NAMES, OCR_HINT, Triage, detect_class
 
 PACKAGE = "rapidocr-onnxruntime"
@@ -108,7 +109,10 @@ def _ocr_label(text: str) -> str | None:
 
 def ocr_contract(lines: list[OcrLine], engine: str, min_confidence: float) -> ContractExtraction:
     """Contract terms from OCRed 'label：value' lines, each with OCR provenance; a term read with less
-    than `min_confidence` is kept and named in the warnings for a person to check against the scan."""
+    than `min_confidence` is kept and named in the warnings for a person to check against the scan. An
+    English scan is read for the terms its definitions give (ocr_english_agreement)."""
+    if is_english("\n".join(line.text for line in lines)):
+        return ocr_english_agreement(lines, engine, min_confidence)
     raw: dict[str, Provenance] = {}
     kind = None
     for line in lines:
@@ -126,6 +130,61 @@ def ocr_contract(lines: list[OcrLine], engine: str, min_confidence: float) -> Co
                 if isinstance(p, OcrProvenance) and p.confidence < min_confidence]
     extraction.warnings.extend(doubtful)
     return extraction
+
+
+# An English loan agreement's definitions, as OCR reads them (spaces between words may be lost: "theBorrower")
+_EN_FACILITY = re.compile(r"(?P<name>(?:[A-Z]{1,4}\s*)?Facility)\s*shall\s*mean\s*(?P<what>[^;]{0,160}?)\s*up\s*to\s*"
+                          r"(?P<currency>Rs\.?|INR|USD|US\$|\$|₹)\s*(?P<amount>\d[\d,]*(?:\.\d+)?)")
+_EN_DEFAULT_RATE = re.compile(r"Default\s*Rate\s*shall\s*mean\s*(\d+(?:\.\d+)?)\s*%")
+_EN_CURRENCIES = {"Rs": "INR", "Rs.": "INR", "INR": "INR", "₹": "INR", "USD": "USD", "US$": "USD", "$": "USD"}
+
+
+def ocr_english_agreement(lines: list[OcrLine], engine: str, min_confidence: float) -> ContractExtraction:
+    """Terms of an English loan agreement's scanned pages: each facility defined with its limit ("BG Facility
+    shall mean a … facility of up to Rs.2,500,000,000") and the default rate, each with OCR provenance."""
+    provenance: dict[str, Provenance] = {}
+    tranches: list[dict] = []
+    fees: dict = {}
+    for page in sorted({line.page for line in lines}):
+        on_page = [line for line in lines if line.page == page]
+        text = " ".join(line.text for line in on_page)
+        for m in _EN_FACILITY.finditer(text):
+            line = _line_at(on_page, m.start("amount"))
+            name = re.sub(r"\s+", " ", m.group("name")).strip()
+            if any(tr["name"] == name for tr in tranches):
+                continue
+            sub_limit = bool(re.search(r"sub-?\s*limit", text[m.end():m.end() + 120], re.I))
+            tranches.append(Terms({"name": name, "kind": "other", "amount": Decimal(m.group("amount").replace(",", "")),
+                                   "currency": _EN_CURRENCIES.get(m.group("currency"), m.group("currency")),
+                                   "maturity_date": None, "margins": Terms(), "page": page, "sub_limit": sub_limit}))
+            provenance.setdefault("tranches", OcrProvenance(page, line.bbox, m.group(0), confidence=line.confidence,
+                                                            engine=engine))
+        if "default_rate" not in fees and (m := _EN_DEFAULT_RATE.search(text)) is not None:
+            fees["default_rate"] = Decimal(m.group(1)) / 100
+            line = _line_at(on_page, m.start(1))
+            provenance["fees"] = OcrProvenance(page, line.bbox, m.group(0), confidence=line.confidence, engine=engine)
+    extraction = _build("loan_contract", {})
+    from dataclasses import replace
+
+    currency = next((tr["currency"] for tr in tranches), None)
+    warnings = [f"{name} read by OCR with confidence {p.confidence:.3f} < {min_confidence} on page {p.page}: check it "
+                f"against the scan" for name, p in provenance.items()
+                if isinstance(p, OcrProvenance) and p.confidence < min_confidence]
+    if tranches and all(tr["sub_limit"] for tr in tranches):
+        warnings.append("the facilities read are sub-limits of the main facility, whose amount is not on the "
+                        "pages read")
+    return replace(extraction, currency=currency, tranches=tranches, fees=Terms(fees) or None, provenance=provenance,
+                   warnings=warnings)
+
+
+def _line_at(lines: list[OcrLine], offset: int) -> OcrLine:
+    """The OCR line holding character `offset` of the lines joined with single spaces."""
+    at = 0
+    for line in lines:
+        at += len(line.text) + 1
+        if offset < at:
+            return line
+    return lines[-1]
 
 
 # ------------------------------------------------------------------ in the pipeline (ocr.enabled: true)
@@ -176,12 +235,16 @@ def triage_scan(data: bytes, declared_class: str | None, triage: Triage, cfg: An
     pages = min(triage.page_count or cfg.max_pages, cfg.max_pages)
     tried = f"OCR was tried ({engine}, {cfg.dpi} dpi): it read {len(lines)} line(s) on the first {pages} page(s)"
     detected = detect_class(text)
+    if detected is None and is_english(text) and reads_as_english_loan(text):
+        detected = "loan_contract"  # an excerpt of a loan agreement: its terms, not its title page
     if detected is None:
         found = f" ({_excerpt(lines)})" if lines else ""
+        what = ("no title or terms of a loan, credit or facility agreement or of a lease" if is_english(text)
+                else "no title of a 借款合同 or 融资租赁合同")
         return ScanTriage(Triage(
-            False, "needs_ocr", f"{base}. {tried}{found} but recognised no document class in them (no title of a "
-            f"借款合同 or 融资租赁合同)" + (f"; declared as {CLASS_NAMES.get(declared_class, declared_class)}"
-                                         if declared_class else ""), None, triage.page_count), engine)
+            False, "needs_ocr", f"{base}. {tried}{found} but recognised no document class in them ({what})"
+            + (f"; declared as {CLASS_NAMES.get(declared_class, declared_class)}" if declared_class else ""),
+            None, triage.page_count), engine)
     if declared_class is not None and detected != declared_class:
         return ScanTriage(Triage(
             False, "mislabelled", f"mislabelled: declared as {CLASS_NAMES.get(declared_class, declared_class)} "
@@ -192,6 +255,25 @@ def triage_scan(data: bytes, declared_class: str | None, triage: Triage, cfg: An
             False, "needs_ocr", f"{base}. {tried} and they read as {CLASS_NAMES.get(detected, detected)}, but only "
             f"contract terms are read from scans, not statement figures", detected, triage.page_count), engine)
     return ScanTriage(Triage(True, None, None, detected, triage.page_count), engine, tuple(lines))
+
+
+# words of a loan agreement's operative clauses: an English scan holding several of them reads as a loan
+# agreement though its title page is not among the pages read
+ENGLISH_LOAN_TERMS = (r"\bborrowers?\b", r"\blenders?\b", r"\b(?:facility|facilities|term loan|loans?)\b",
+                      r"\b(?:rate of interest|interest rate|interest)\b", r"\b(?:repayment|repay|prepayment)\b",
+                      r"\b(?:principal amount|principal)\b", r"\b(?:security|hypothecation|mortgage)\b",
+                      r"\bevents? of default\b")
+LOAN_TERMS_NEEDED = 4
+
+
+def is_english(text: str) -> bool:
+    """Mostly Latin letters: the reason is given in English, the scan's own language."""
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return latin > 0 and latin > 4 * len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def reads_as_english_loan(text: str) -> bool:
+    return sum(bool(re.search(p, text, re.I)) for p in ENGLISH_LOAN_TERMS) >= LOAN_TERMS_NEEDED
 
 
 def read_scan_contract(data: bytes, cfg: Any) -> tuple[ContractExtraction | None, str]:

@@ -21,7 +21,9 @@ import pandas as pd
 from plugins.config import Collections, DelinquencyBucket
 from plugins.money import ratio, to_cents, wan_yuan
 
-ACTIONS = ["短信", "电话", "上门", "律师函", "诉讼", "转让", "核销"]
+# The order actions are shown in (config/collections.yaml `channels` is what the gate accepts).
+ACTIONS = ["短信", "电话", "邮件", "信函", "上门", "逾期通知书", "催收函", "律师函", "协商", "诉讼", "仲裁", "拍卖",
+           "追偿", "转让", "核销"]
 OUTCOMES = ["承诺还款", "部分还款", "全额还款", "失联", "拒绝"]
 PROMISE = "承诺还款"
 

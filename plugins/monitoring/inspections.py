@@ -2,7 +2,8 @@
 
 The policy (config/inspections.yaml) makes three kinds of requirement per loan on the book:
 
-* **first** (首次检查): due `within_working_days` working days (Mon–Fri) after the start date; met by
+* **first** (首次检查): due `within_working_days` working days after the start date (the Chinese
+  public-holiday calendar with its adjusted working days, plugins/calendar.py); met by
   the loan's first inspection of any type.
 * **periodic** (定期检查): due `months_by_tier[tier]` months after the previous inspection done (any
   type; before any, after the first inspection's due date); met by the next inspection done. The
@@ -24,6 +25,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from plugins.calendar import add_working_days as working_days_after
 from plugins.config import Inspections
 
 FIRST, PERIODIC, SPECIAL = "首次检查", "定期检查", "专项检查"
@@ -33,7 +35,8 @@ REQUIREMENT_COLUMNS = ["contract_id", "kind", "due", "done"]
 
 
 def add_working_days(day: date, n: int) -> date:
-    """`n` working days (Monday–Friday) after `day`; holidays are not modelled."""
+    """`n` weekdays (Monday–Friday) after `day`, holidays not counted: how the sample lender's own system
+    plans its inspections (plugins/sample/inspections.py). The pipeline's due dates use plugins.calendar."""
     while n > 0:
         day += timedelta(days=1)
         if day.weekday() < 5:
@@ -117,7 +120,7 @@ def overdue_since(schedules: pd.DataFrame, payments: pd.DataFrame, as_of: date) 
 def requirements(start: date, tier: int, overdue_from: date | None, downgraded: bool, done: list[tuple[date, str]],
                  as_of: date, policy: Inspections) -> list[Requirement]:
     """Every requirement of one loan up to `as_of` and the next one outstanding, in due-date order."""
-    first_due = add_working_days(start, policy.first_inspection.within_working_days)
+    first_due = working_days_after(start, policy.first_inspection.within_working_days)
     out = [Requirement(FIRST, first_due, done[0][0] if done else None)]
     months = policy.periodic.months_by_tier[tier]
     previous = done[0][0] if done else first_due

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from plugins.config import EXTRACT_TABLES, ExtractSchema, load_schema
 from plugins.money import to_cents
+from plugins.portfolio.arrow_memory import keep_freed_memory
 from plugins.portfolio.typed import type_tables
 
 __all__ = ["EXTRACT_TABLES", "contract_codes", "day_numbers", "days_past_due", "instalment_status", "latest_versions",
@@ -140,7 +141,12 @@ def contract_codes(ids: pd.Series, known: pd.Index | pa.Array) -> np.ndarray:
     an Arrow string array of distinct ids (looked up in Arrow, without Python strings)."""
     if isinstance(ids.dtype, pd.CategoricalDtype):
         if isinstance(known, pa.Array):
-            found = pc.index_in(pa.array(ids.cat.categories, type=pa.string(), from_pandas=True), value_set=known)
+            categories = pa.array(ids.cat.categories, type=pa.string(), from_pandas=True)
+            if len(categories) == len(known) and categories.equals(known):
+                # the instalments' ids listed in the loans' order (a core system exporting both tables in
+                # contract order): the categorical's codes are the contract codes, no lookup needed
+                return np.asarray(ids.array.codes, dtype=np.int32)
+            found = pc.index_in(categories, value_set=known)
             per_category = np.append(pc.fill_null(found, -1).to_numpy(), -1).astype(np.int32)
         else:
             per_category = np.append(known.get_indexer(ids.cat.categories), -1).astype(np.int32)
@@ -686,6 +692,7 @@ def open_book(extract: Mapping[str, pd.DataFrame], as_of: date,
     restructuring observation period (min periods, min months; config classification.restructured):
     column observation_met says whether it was met by `as_of` (False when not given).
     """
+    keep_freed_memory()
     min_periods, min_months = observation if observation is not None else (10**6, 10**6)
     typed = typed_extract({name: extract[name] for name in ("borrowers", "loans", "schedules", "payments")})
     # Contracts by integer code (position among the loans' distinct ids): the instalment joins and groups

@@ -69,6 +69,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from plugins.config import Ecl, EclScenario, Provisioning
+from plugins.portfolio.arrow_memory import keep_freed_memory
 from plugins.portfolio.loanbook import contract_codes, day_numbers, latest_versions, typed_extract
 from plugins.provisioning.flow_rates import SimplifiedMatrix, simplified_loss_rate
 from plugins.provisioning.migration import MigrationMatrix, cumulative_pd, estimate_matrix
@@ -334,6 +335,7 @@ def inputs_from_extract(extract: Mapping[str, pd.DataFrame], as_of: date,
     The tables may be as the core system delivers them (every column text) or typed
     (amounts int64 cents, dates datetime64 / date).
     """
+    keep_freed_memory()
     contracts = _contracts(extract["loans"])
     schedule = _schedule(extract["schedules"], contracts, as_of)
     lifetime = np.ones(len(contracts), dtype=np.int64)

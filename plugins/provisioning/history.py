@@ -67,16 +67,20 @@ def recoveries_between(extract: Mapping[str, pd.DataFrame], start: date, end: da
 
 
 def book_at(extract: Mapping[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
-    """`open_book` at `as_of`, with loans written off after `as_of` restored at their balance then."""
-    later = written_off_between(extract, as_of, date.max)
-    if later.empty:
+    """`open_book` at `as_of`, with loans written off or transferred after `as_of` restored at their balance then."""
+    later = list(written_off_between(extract, as_of, date.max)["contract_id"])
+    loans = extract["loans"]
+    if "transferred_on" in loans:  # a claim transferred (转让) after as_of was still on the book then
+        later += [c for c, d in zip(loans["contract_id"], loans["transferred_on"])
+                  if isinstance(d, str) and d > as_of.isoformat()]
+    if not later:
         return open_book(extract, as_of)
-    loans = extract["loans"].copy()
+    loans = loans.copy()
     pay = extract["payments"]
     repaid = pay["principal_paid"].map(lambda v: to_cents(v) if v else 0).groupby(pay["contract_id"]).sum()
     # open_book adds back principal paid after as_of to the outstanding, so state the outstanding
     # as principal less everything ever repaid: the balance at as_of comes out exactly.
-    for cid in later["contract_id"]:
+    for cid in later:
         row = loans["contract_id"] == cid
         cents = to_cents(loans.loc[row, "principal"].iloc[0]) - int(repaid.get(cid, 0))
         loans.loc[row, "outstanding_principal"] = f"{cents // 100}.{cents % 100:02d}"

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from plugins.config import Provisioning
+from plugins.config import ConfigError, Provisioning
 from plugins.money import cents_times_rate, cents_times_rate_array, ratio
 from plugins.provisioning.ecl import ExpectedCreditLoss
 
@@ -58,6 +59,22 @@ class Standard2012:
 
 
 DEFAULT_MODELS: tuple[ProvisioningModel, ...] = (Regulatory2002(), Standard2012(), ExpectedCreditLoss())
+
+
+def provision_columns(book: pd.DataFrame, models: Sequence[ProvisioningModel], config: Provisioning) -> pd.DataFrame:
+    """The book with provision_<model>_cents per model (side by side, in the models' order), `booked_method`
+    and `booked_provision_cents`: the provisions of the model config.booked_method names, which may be any
+    installed model (a plugin's too), but must be one of `models` (installed and enabled)."""
+    names = [m.name for m in models]
+    if config.booked_method not in names:
+        raise ConfigError(f"provisioning.yaml: key 'booked_method': {config.booked_method!r} is not an enabled "
+                          f"provisioning model; enabled: {', '.join(names)} (plugins.yaml: provisioning_models)")
+    frame = book.copy(deep=False)  # copy-on-write: the new columns stay out of `book`
+    for model in models:
+        frame[f"provision_{model.name}_cents"] = model.provisions(frame, config)
+    frame["booked_method"] = config.booked_method
+    frame["booked_provision_cents"] = frame[f"provision_{config.booked_method}_cents"]
+    return frame
 
 
 @dataclass(frozen=True)

@@ -177,20 +177,25 @@ def _lease_type(purpose: str) -> str:
 
 
 def _closing_dates(extract: dict[str, pd.DataFrame]) -> pd.Series:
-    """contract_id → the date it left the book: write-off date, else its last payment (settled, transferred)."""
+    """contract_id → the date it left the book: write-off date, transfer date, else its last payment (settled)."""
     loans = extract["loans"]
     last_paid = _dates(extract["payments"]["paid_date"]).groupby(extract["payments"]["contract_id"]).max().to_dict()
     closing = {}
-    for contract_id, written_off in zip(loans["contract_id"], loans["written_off_on"]):
-        closing[contract_id] = date.fromisoformat(written_off) if written_off else last_paid.get(contract_id)
+    # A transfer's date is set at ingest from the collection log's 转让 action (plugins/monitoring/disposal.py).
+    transferred = loans["transferred_on"] if "transferred_on" in loans else pd.Series("", index=loans.index)
+    for contract_id, written_off, moved in zip(loans["contract_id"], loans["written_off_on"], transferred):
+        closing[contract_id] = (date.fromisoformat(written_off) if written_off else
+                                date.fromisoformat(moved) if moved else last_paid.get(contract_id))
     return pd.Series(closing, dtype=object)
 
 
 def east_rows(book: pd.DataFrame, extract: dict[str, pd.DataFrame], as_of: date, period_start: date,
-              institution_code: str) -> pd.DataFrame:
+              institution_code: str, penalty: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per contract with every source column the field spec may name (typed: cents, dates, text).
 
-    `book` is the classified, provisioned loan book (loan_provisions); `extract` the core tables as delivered.
+    `book` is the classified, provisioned loan book (loan_provisions); `extract` the core tables as delivered;
+    `penalty` the period end's penalty interest per contract (plugins/collections/penalty.py: contract_id,
+    penalty_interest_cents accrued to date), 0 for a contract it does not list.
     """
     loans = extract["loans"].copy()
     borrowers = extract["borrowers"][["borrower_id", "name", "kind"]].rename(
@@ -250,7 +255,16 @@ def east_rows(book: pd.DataFrame, extract: dict[str, pd.DataFrame], as_of: date,
         "written_off_on": rows["written_off_on"],
         "status": rows["status"],
         "provision_cents": rows["booked_provision_cents"],
+        "penalty_interest_cents": _penalty_of(rows["contract_id"], penalty),
     }).sort_values("contract_id", ignore_index=True)
+
+
+def _penalty_of(contracts: pd.Series, penalty: pd.DataFrame | None) -> pd.Series:
+    """Penalty interest (罚息及复利) accrued to the period end per contract; 0 when not accruing or closed."""
+    if penalty is None or not len(penalty):
+        return pd.Series(0, index=contracts.index, dtype="int64")
+    accrued = penalty.set_index("contract_id")["penalty_interest_cents"]
+    return contracts.map(accrued).fillna(0).astype("int64")
 
 
 # --------------------------------------------------------------------------- formatting

@@ -90,6 +90,23 @@ def _flag(book: pd.DataFrame, column: str) -> pd.Series:
     return book[column].fillna(False).astype(bool)
 
 
+def row_members(book: pd.DataFrame) -> dict[str, pd.Series]:
+    """row_code → which loans of `book` make up that G11 row (a boolean mask), the same selections
+    build_g11_table sums: what `postloan trace g11` lists behind a figure."""
+    tiers = book["tier"].astype(int)
+    restructured = _flag(book, "restructured") | (book["issuance_type"] == "重组")
+    extended = _flag(book, "extended")
+    codes = book["industry_code"].fillna("").astype(str).str.strip().str.upper()
+    codes = codes.where(codes != "", UNCLASSIFIED_INDUSTRY)
+    everyone = pd.Series(True, index=book.index)
+    members = {"1": everyone, **{f"1.{t}": tiers == t for t in TIER_NAMES}, "2": everyone,
+               **{f"2.{c}": codes == c for c in sorted(codes.unique())},
+               "3": restructured, "3.1": restructured & (book["dpd"].astype(int) > 90),
+               "4": (book["restructure_count"].fillna(0).astype(int) >= 2) & (tiers <= 2),
+               "5": extended, **{f"5.{t}": extended & (tiers == t) for t in TIER_NAMES}}
+    return members
+
+
 def build_g11_table(book: pd.DataFrame) -> pd.DataFrame:
     """G11 figures for one period, one row per return line, in the fixed order (see module doc)."""
     # A loan issued as 重组 is restructured even if the flag was not set upstream.
@@ -241,6 +258,10 @@ def _notes(table: pd.DataFrame, institution: dict, period: str) -> list[str]:
         "6. 多次重组仍为正常、关注类贷款：重组次数不少于 2 次且当前分类为正常或关注。",
         "7. 展期贷款：已办理展期的贷款，按当前五级分类列示。",
         "8. 已计提贷款损失准备：各笔贷款已入账的专项准备之和。",
+        "9. 与 1104 G11 项目的对应（见 docs/g11.md）：行次 2 对应第Ⅰ部分“按行业分类的贷款（按贷款投向）”；"
+        "行次 3 对应第Ⅱ部分 5.5 期末重组贷款，3.1 对应 5.5.1 其中：逾期超过90天；行次 4 对应 5.6 多次重组后"
+        "未计入不良贷款的余额；行次 5 对应 6. 展期贷款。正式表中五级分类为列，本表为行，报送时需转置。",
+        "10. 报送时间：法人机构汇总数据季后13日内（config/institution.yaml 报送期限）。",
     ]
 
 

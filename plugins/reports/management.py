@@ -34,7 +34,9 @@ from reportlab.platypus import (
     Frame,
     HRFlowable,
     Image,
+    Flowable,
     KeepTogether,
+    PageBreak,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -42,9 +44,12 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from plugins.reports.disposal_sections import disposal_monitoring_sections
 from plugins.reports.determinism import pdf_date_string
 from plugins.reports.fonts import chart_font, register_pdf_font
 from plugins.reports.g11 import TIER_NAMES, to_decimal, yuan_to_wan
+from plugins.reports.reader_language import (chinese_text, quarantine_phrase, reasons_phrase, severity_phrase,
+                                             signal_phrase)
 
 DETAIL_ROWS_MAX = 30
 TOP_N = 10
@@ -67,6 +72,8 @@ def ageing_buckets(configured: list[tuple[str, int | None]] | None = None) -> li
 
 # Optional pack key → section title (frames provided by the classification / early-warning / ECL work).
 OPTIONAL_SECTIONS = {"watch_list": "观察名单", "early_warning": "预警信号", "ecl_summary": "预期信用损失"}
+# Issue 14 items 4–9 (plugins/reports/disposal_sections.py), in report order.
+DISPOSAL_MONITORING_TITLES = ("不良处置", "担保与押品", "资金用途监测", "租赁物与车辆", "重大事项与检查发现", "预警处置")
 COMPANY_SUFFIXES = sorted(
     ["股份有限公司", "有限责任公司", "有限公司", "合伙企业（有限合伙）", "有限合伙", "合作社", "集团", "公司", "厂", "中心"],
     key=len,
@@ -216,10 +223,11 @@ def _watch_list(book: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     loans["sort_yuan"] = [to_decimal(v) for v in loans["balance"]]
     loans["sort_tier"] = loans["tier"].astype(int)
     loans = loans.sort_values(["sort_tier", "sort_yuan", "contract_id"], ascending=[False, False, True])
+    findings = loans["reasons_json"] if "reasons_json" in loans else [None] * len(loans)
     rows = [
         (r.contract_id, mask_name(r.borrower_name, r.borrower_kind), TIER_NAMES[r.sort_tier], int(r.dpd),
-         yuan_to_wan(r.sort_yuan), scrub(r.reasons, names))
-        for r in loans.itertuples(index=False)
+         yuan_to_wan(r.sort_yuan), scrub(reasons_phrase(found, r.reasons) if found else chinese_text(r.reasons), names))
+        for r, found in zip(loans.itertuples(index=False), findings)
     ]
     return pd.DataFrame(rows, columns=["合同号", "借款人", "分类", "逾期天数", "余额（万元）", "分类原因"])
 
@@ -229,8 +237,9 @@ def _documents(pack: dict, names: dict[str, str]) -> tuple[pd.DataFrame, pd.Data
     counts = pd.DataFrame([("已归档", int(docs.get("archived", 0))), ("已隔离", int(docs.get("quarantined", 0)))],
                           columns=["项目", "文件数"])
     items = sorted(docs.get("quarantine") or [], key=lambda d: (str(d.get("file_name")), str(d.get("reason"))))
-    quarantine = pd.DataFrame([(scrub(d.get("file_name"), names), scrub(d.get("reason"), names)) for d in items],
-                              columns=["文件名", "隔离原因"])
+    quarantine = pd.DataFrame([(scrub(d.get("file_name"), names),
+                                quarantine_phrase(d.get("reason_code"), scrub(d.get("reason"), names)))
+                               for d in items], columns=["文件名", "隔离原因"])
     return counts, quarantine
 
 
@@ -310,7 +319,7 @@ OPTIONAL_LABELS = {
     "signals": "预警信号", "severity": "级别", "reason": "原因", "reasons": "原因", "since": "起始日期",
     "action": "处置措施", "from_tier": "期初分类", "ecl_rate": "拨备率", "balance": "余额", "ecl": "预期信用损失",
     "provision": "准备金", "watch_since": "列入日期", "ead": "违约风险敞口", "pd_12m": "12个月违约概率",
-    "lgd": "违约损失率", "period": "期间",
+    "lgd": "违约损失率", "period": "期间", "evidence": "依据",
 }
 
 
@@ -321,12 +330,18 @@ def optional_section(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame
         kinds = out["borrower_kind"] if "borrower_kind" in out else [None] * len(out)
         out["borrower_name"] = [mask_name(n, k) for n, k in zip(out["borrower_name"], kinds)]
     out = out.drop(columns=[c for c in ("borrower_kind",) if c in out])
+    if "signal" in out:
+        out["signal"] = [signal_phrase(v) for v in out["signal"]]
+    if "severity" in out:
+        out["severity"] = [severity_phrase(v) for v in out["severity"]]
+    if "from_tier" in out:  # the migration's row of loans new this month
+        out["from_tier"] = ["新发放" if v == "new" else v for v in out["from_tier"]]
     for column in list(out.columns):
         if str(column).endswith("_cents"):
             out[column] = [yuan_to_wan(Decimal(int(v)).scaleb(-2)) if pd.notna(v) else None for v in out[column]]
             out = out.rename(columns={column: f"{OPTIONAL_LABELS.get(column[:-6], column[:-6])}（万元）"})
-        else:  # free text may quote a borrower's full name
-            out[column] = [scrub(v, names) if isinstance(v, str) else v for v in out[column]]
+        else:  # free text may quote a borrower's full name, a code or an amount in cents
+            out[column] = [scrub(chinese_text(v), names) if isinstance(v, str) else v for v in out[column]]
     return out.rename(columns={c: OPTIONAL_LABELS.get(c, c) for c in out.columns})
 
 
@@ -370,6 +385,8 @@ def management_sections(pack: dict) -> dict[str, pd.DataFrame]:
             sections[title] = optional_section(pack[key], names)
     sections.update(inspection_sections(pack.get("inspections") or {}, names))
     sections.update(collection_sections(pack.get("collections") or {}))
+    sections.update(collection_run_sections(pack.get("collection_run") or {}, str(pack.get("period", ""))))
+    sections.update(disposal_monitoring_sections(pack.get("disposal_monitoring")))  # issue 14 items 4–9
     if _given(pack, "covenants") is not None:
         sections["契约指标余量"] = covenant_section_table(pack["covenants"])
     sections["文档归档统计"] = doc_counts
@@ -528,8 +545,29 @@ def _table(df: pd.DataFrame, widths_mm: list[float], st: dict[str, ParagraphStyl
     return table
 
 
+class Bookmark(Flowable):
+    """A zero-size flowable that adds a bookmark and an outline entry (PDF 书签) where it is drawn."""
+
+    def __init__(self, title: str, level: int = 0):
+        super().__init__()
+        self.title, self.level = title, level
+        self.width = self.height = 0
+        self.keepWithNext = True
+
+    def draw(self) -> None:
+        key = "s-" + "".join(f"{ord(c):x}" for c in self.title)  # stable across processes (no hash seed)
+        pending = getattr(self.canv, "outline_by_page", None)
+        if pending is None:  # a plain canvas: the page exists now
+            self.canv.bookmarkPage(key)
+            self.canv.addOutlineEntry(self.title, key, level=self.level, closed=False)
+        else:  # NumberedCanvas writes its pages at save: the bookmark is placed then, on its page
+            pending.setdefault(self.canv.getPageNumber(), []).append((key, self.title, self.level))
+
+
 def _heading(text: str, st: dict[str, ParagraphStyle]) -> list:
-    return [Paragraph(text, st["h1"]), HRFlowable(width="100%", thickness=0.8, color=NAVY, spaceAfter=5)]
+    rule = HRFlowable(width="100%", thickness=0.8, color=NAVY, spaceAfter=5)
+    rule.keepWithNext = True  # the heading, its rule and the first block after them go on one page
+    return [Bookmark(text), Paragraph(text, st["h1"]), rule]
 
 
 def _period_label(period: str) -> str:
@@ -553,6 +591,65 @@ def _title_block(pack: dict, st: dict[str, ParagraphStyle]) -> list:
     ]
 
 
+def _first_cell_rows(frame: pd.DataFrame | None, words: tuple[str, ...]) -> list:
+    """Rows of a two-column figures table whose label contains one of `words` (label, value)."""
+    if frame is None or frame.empty:
+        return []
+    return [(str(r[0]), r[-1]) for r in frame.itertuples(index=False) if any(w in str(r[0]) for w in words)]
+
+
+def action_items(pack: dict, sections: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """What needs action this month, for the first page: the ratios that breach, the loans that became
+    non-performing, overdue inspections, broken promises to pay and collection steps past their deadline."""
+    rows: list[tuple[str, str, str]] = []
+    for r in sections["资产概况"].itertuples(index=False):
+        if r[3] == "未达标":
+            rows.append(("指标未达标", str(r[0]), f"本期 {r[1]}，要求 {r[2]}"))
+    book = pack["book"]
+    previous = book["previous_tier"] if "previous_tier" in book else pd.Series([None] * len(book), index=book.index)
+    was_performing = previous.map(lambda t: t is not None and not pd.isna(t) and int(t) < 3)
+    moved = book[was_performing & (book["tier"].astype(int) >= 3)]
+    if len(moved):
+        biggest = moved.assign(_y=[to_decimal(v) for v in moved["balance"]]).sort_values(
+            ["_y", "contract_id"], ascending=[False, True]).head(3)
+        rows.append(("本月新转入不良", f"{len(moved)} 笔", f"余额 {money(yuan_to_wan(_yuan(moved['balance'])))} 万元；"
+                     f"最大：{'、'.join(biggest['contract_id'].astype(str))}"))
+    overdue = sections.get("检查逾期明细")
+    if overdue is not None and len(overdue):
+        rows.append(("贷后检查逾期", f"{len(overdue)} 笔", f"最长逾期 {int(overdue['逾期天数'].max())} 天，见“贷后检查”"))
+    for label, value in (_first_cell_rows(sections.get("催收概况"), ("未兑现", "违约"))
+                         + _first_cell_rows(sections.get("催收案件概况"), ("违约的还款承诺", "超期未执行"))):
+        if str(value).replace(",", "").replace("0", "").replace(".", "").replace("%", "").strip():
+            rows.append(("催收跟进", label, f"{value}"))
+    for key in ("超期未处置预警", "预警处置超期"):  # early-warning dispositions past their deadline, when given
+        frame = sections.get(key)
+        if frame is not None and len(frame):
+            rows.append(("预警超期未处置", f"{len(frame)} 条", f"见“{key}”"))
+    if not rows:
+        rows.append(("无", "—", "本月无未达标指标、新增不良、检查逾期或催收超期事项"))
+    return pd.DataFrame(rows, columns=["事项", "对象", "说明"])
+
+
+def _actions_page(pack: dict, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    """The first page: what needs action this month, and the approval block (审批栏) of the draft."""
+    from plugins.reports.approval import approval_block_rows
+
+    actions = action_items(pack, sections)
+    block = pd.DataFrame(approval_block_rows(pack.get("approval"), pack["institution"].get("preparer")),
+                         columns=["审批栏", "内容"])
+    return [Bookmark("本月需关注事项"), Paragraph("本月需关注事项", st["h1"]),
+            HRFlowable(width="100%", thickness=0.8, color=NAVY, spaceAfter=5),
+            _table(actions, [34, 40, 100], st), Spacer(1, 2 * mm),
+            Paragraph("注：详见后文各节；分类原因、预警信号均注明所依据的条款或制度。", st["note"]), Spacer(1, 6 * mm),
+            KeepTogether([Bookmark("审批栏"), Paragraph("审批栏", st["h1"]),
+                          HRFlowable(width="100%", thickness=0.8, color=NAVY, spaceAfter=5),
+                          _table(block, [34, 140], st),
+                          Spacer(1, 1.5 * mm),
+                          Paragraph("注：本报告经有审批权限的人员审批后方为正式报告；审批记录存于归档，正式报告附审批页。",
+                                    st["note"])]),
+            PageBreak()]
+
+
 def _verdict_markup(column: str, value: Any) -> str | None:
     colour = {"达标": PASS_COLOUR, "未达标": FAIL_COLOUR}.get(value) if column == "评价" else None
     return f'<font color="{colour}">● {_esc(value)}</font>' if colour else None
@@ -573,7 +670,7 @@ def _trend_section(title: str, sections: dict[str, pd.DataFrame], st: dict, thre
     chart = _chart(trend_chart_png(df, thresholds), 3.2 / 6.6)
     shown = df.tail(13)  # the table stays short; the chart carries the history
     table = _table(shown, [44, 43, 43, 44], st, right=set(TREND_COLUMNS.values()))
-    note = Paragraph("注：虚线为阈值：不良贷款率上限、拨备覆盖率与贷款拨备率下限（config/provisioning.yaml）。",
+    note = Paragraph("注：虚线为阈值：不良贷款率上限、拨备覆盖率与贷款拨备率下限（本机构拨备政策）。",
                      st["note"])
     return [KeepTogether([*_heading(title, st), chart]), Spacer(1, 2 * mm), table, Spacer(1, 1.5 * mm), note]
 
@@ -590,7 +687,7 @@ def _migration_section(title: str, sections: dict[str, pd.DataFrame], st: dict) 
     widths = [174 / len(df.columns)] * len(df.columns)
     table = _table(df, widths, st, right=set(df.columns[1:]))
     note = Paragraph("注：行为上月末报送的分类，列为本月分类（笔数）；结清、核销、转让列为本月离开贷款账簿的贷款，"
-                     "new 行为本月新发放的贷款。", st["note"])
+                     "“新发放”行为本月新发放的贷款。", st["note"])
     return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
 
 
@@ -699,7 +796,11 @@ def _section_plan(sections: dict[str, pd.DataFrame], pack: dict) -> list[tuple[s
             *((title, title, _generic_section(title)) for title in OPTIONAL_SECTIONS.values()),
             ("贷后检查", "贷后检查", _inspection_section),
             ("催收概况", "催收情况", _collection_section),
+            ("催收案件概况", "催收案件", _case_section),
+            ("罚息计提", "罚息与复利", _penalty_section),
+            ("催收通知", "催收通知与提醒", _notice_section),
             ("契约指标余量", "契约指标余量", _covenant_section),
+            *((title, title, _generic_section(title)) for title in DISPOSAL_MONITORING_TITLES),
             ("文档归档统计", "文档归档与隔离", _documents_section)]
     present = [(heading, build) for key, heading, build in plan if key in sections]
     return [(f"{_numeral(i)}、{heading}", build) for i, (heading, build) in enumerate(present, start=1)]
@@ -728,6 +829,7 @@ def _canvas_class(created: str) -> type[Canvas]:
             super().__init__(*args, **kwargs)
             self.setDateFormatter(lambda *_: created)
             self._pages: list[dict] = []
+            self.outline_by_page: dict[int, list[tuple[str, str, int]]] = {}  # Bookmark flowables
 
         def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
@@ -737,7 +839,12 @@ def _canvas_class(created: str) -> type[Canvas]:
             for state in self._pages:
                 self.__dict__.update(state)
                 self._footer(len(self._pages))
+                for key, title, level in self.outline_by_page.get(self._pageNumber, []):
+                    self.bookmarkPage(key)
+                    self.addOutlineEntry(title, key, level=level, closed=False)
                 super().showPage()
+            if self.outline_by_page:
+                self.showOutline()  # open with the bookmarks pane
             super().save()
 
         def _footer(self, total: int) -> None:
@@ -766,7 +873,7 @@ def render_management_pdf(pack: dict) -> bytes:
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame],
                                        onPage=lambda c, d: _decorate(c, d, inst, period))])
-    story = _title_block(pack, st)
+    story = _title_block(pack, st) + _actions_page(pack, sections, st)
     for heading, build in _section_plan(sections, pack):
         story += build(heading, sections, st)
     doc.build(story, canvasmaker=_canvas_class(pdf_date_string(inst["report_date"])))
@@ -919,7 +1026,7 @@ def _reserve_section(title: str, sections: dict[str, pd.DataFrame], st: dict) ->
     table = _table(df, [70, 50, 54], st, right={"金额（万元）"})
     note = Paragraph("注：金融企业准备金计提管理办法（2012）：一般准备为潜在风险估计值（正常 1.5%、关注 3%、次级 30%、"
                      "可疑 60%、损失 100%）扣减资产减值准备后的差额，且不低于期末风险资产的下限比例"
-                     "（config/provisioning.yaml）；两者取高。", st["note"])
+                     "（本机构拨备政策）；两者取高。", st["note"])
     return [KeepTogether([*_heading(title, st), table, Spacer(1, 1.5 * mm), note])]
 
 
@@ -950,7 +1057,7 @@ def _inspection_section(title: str, sections: dict[str, pd.DataFrame], st: dict)
                           [f"{n}笔\n{money(b)}万元" for n, b in zip(bands["笔数"], bands["余额（万元）"])])
     flow = [KeepTogether([*_heading(title, st), _table(summary, [38, 34, 34, 34, 34], st, right=set(summary.columns[1:])),
                           Spacer(1, 1.5 * mm),
-                          Paragraph("注：应检查日期按 config/inspections.yaml 计算：首次检查为放款后若干工作日内，定期检查按"
+                          Paragraph("注：应检查日期按本机构贷后检查制度计算：首次检查为放款后若干工作日内，定期检查按"
                                     "五级分类确定频率，专项检查于逾期或下调分类后若干日内。", st["note"])]),
             Spacer(1, 2 * mm), _chart(chart, 2.4 / 6.6)]
     if len(detail):
@@ -978,7 +1085,7 @@ def _collection_section(title: str, sections: dict[str, pd.DataFrame], st: dict)
         KeepTogether([Paragraph("逾期贷款转正常（按上月末账龄）", st["body"]),
                       _table(cures, [24, 28, 32, 28, 32, 30], st, right=set(cures.columns[1:])), Spacer(1, 1.5 * mm),
                       Paragraph("注：上月末逾期、本月末已无逾期（含已结清）的贷款为转正常；期间核销的不计入。承诺还款在约定天数内"
-                                "有回款为兑现（config/collections.yaml）。", st["note"])]),
+                                "有回款为兑现（本机构催收政策）。", st["note"])]),
     ]
 
 
@@ -1014,5 +1121,143 @@ def _covenant_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -
                     right={"资产负债率（%）", "约定上限（%）", "余量（百分点）", "借款余额（万元）"}, markup=_covenant_markup),
              Spacer(1, 1.5 * mm),
              Paragraph("注：资产负债率 = 负债合计 / 资产总计（最新一期报表，合并口径优先）；约定上限见 "
-                       "config/early_warning.yaml（debt_to_asset_covenant）；余量为负即已违约。", st["note"])]
+                       "本机构预警指标（资产负债率契约上限）；余量为负即已违约。", st["note"])]
     return flow
+
+
+# --------------------------------------------------------------------------- collections run (issue 14)
+# Optional pack key ``collection_run`` (assets/collections.py collection_pack): cases, workload (by collector),
+# penalty (per contract) and notices, each a frame; sections 催收案件, 罚息与复利 and 催收通知与提醒.
+
+CASES_SHOWN = 15  # cases listed per table in the PDF (the workbook has them all)
+
+
+def _masked(frame: pd.DataFrame) -> list[str]:
+    kinds = frame["borrower_kind"] if "borrower_kind" in frame else [None] * len(frame)
+    return [mask_name(str(n), k) if isinstance(n, str) and n else "—" for n, k in zip(frame["borrower_name"], kinds)]
+
+
+def _day_text(value: Any) -> str:
+    return "—" if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "" else str(value)[:10]
+
+
+def collection_run_sections(run: dict, period: str) -> dict[str, pd.DataFrame]:
+    """催收案件概况 / 催收阶段分布 / 催收员执行情况 / 超期未执行案件 / 逾期超90天未采取法律措施, 罚息计提 / 罚息明细,
+    催收通知 / 催收通知明细: from the collection_run pack key; names masked, money in 万元."""
+    out: dict[str, pd.DataFrame] = {}
+    cases = run.get("cases")
+    if isinstance(cases, pd.DataFrame):
+        open_ = cases[cases["status"] == "open"]
+        closed = cases[cases["status"] == "closed"]
+        owed = open_["overdue_principal_cents"].astype("int64") + open_["overdue_interest_cents"].astype("int64")
+        opened = sum(_day_text(d)[:7] == period for d in open_["opened_on"])
+        rows = [("在催案件（件）", f"{len(open_):,}"), ("其中本月新增", f"{opened:,}"),
+                ("在催逾期本息（万元）", f"{_wan(int(owed.sum())):,.2f}"), ("本月结案（件）", f"{len(closed):,}")]
+        rows += [(f"其中{o}", f"{int((closed['outcome'] == o).sum()):,}") for o in sorted(set(closed["outcome"]))]
+        rows += [("超期未执行下一步措施（件）", f"{int(open_['past_next_action'].sum()):,}"),
+                 ("本月违约的还款承诺（件）", f"{int(cases['broken_this_month'].sum()):,}"),
+                 ("逾期超90天未采取法律措施（件）", f"{int(open_['needs_legal_step'].sum()):,}"),
+                 ("有困难申请的案件（件）", f"{int((open_['hardship'] != '').sum()):,}")]
+        out["催收案件概况"] = pd.DataFrame(rows, columns=["指标", "本期值"])
+        stages = [s for s in dict.fromkeys(open_.sort_values("dpd")["stage"])]
+        out["催收阶段分布"] = pd.DataFrame([(s, int((open_["stage"] == s).sum()),
+                                          _wan(int(owed[open_["stage"] == s].sum()))) for s in stages],
+                                        columns=["催收阶段", "案件数", "逾期本息（万元）"])
+        past = open_[open_["past_next_action"]].sort_values(["days_past_next_action", "case_id"],
+                                                            ascending=[False, True])
+        out["超期未执行案件"] = pd.DataFrame({
+            "合同编号": past["contract_id"], "借款人": _masked(past), "催收阶段": past["stage"],
+            "下一步措施": past["next_action"], "应执行日": [_day_text(d) for d in past["next_action_due"]],
+            "超期天数": past["days_past_next_action"].astype(int), "催收员": past["collector"]}).reset_index(drop=True)
+        legal = open_[open_["needs_legal_step"]].sort_values(["dpd", "case_id"], ascending=[False, True])
+        out["逾期超90天未采取法律措施"] = pd.DataFrame({
+            "合同编号": legal["contract_id"], "借款人": _masked(legal), "逾期天数": legal["dpd"].astype(int),
+            "逾期本息（万元）": [_wan(int(p) + int(i)) for p, i in zip(legal["overdue_principal_cents"],
+                                                            legal["overdue_interest_cents"])],
+            "最近措施": legal["last_action"].replace("", "—"),
+            "最近措施日期": [_day_text(d) for d in legal["last_action_date"]]}).reset_index(drop=True)
+    workload = run.get("workload")
+    if isinstance(workload, pd.DataFrame) and len(workload):
+        out["催收员执行情况"] = workload.reset_index(drop=True)
+    penalty = run.get("penalty")
+    if isinstance(penalty, pd.DataFrame):
+        accruing = penalty[penalty["penalty_interest_cents"] > 0]
+        out["罚息计提"] = pd.DataFrame([
+            ("本月计收罚息的合同（笔）", f"{int((penalty['accrued_this_month_cents'] > 0).sum()):,}"),
+            ("逾期本金（万元）", f"{_wan(int(penalty['overdue_principal_cents'].sum())):,.2f}"),
+            ("逾期利息（万元）", f"{_wan(int(penalty['overdue_interest_cents'].sum())):,.2f}"),
+            ("累计罚息（万元）", f"{_wan(int(penalty['penalty_on_principal_cents'].sum())):,.2f}"),
+            ("累计复利（万元）", f"{_wan(int(penalty['compound_interest_cents'].sum())):,.2f}"),
+            ("本月计提罚息及复利（万元）", f"{_wan(int(penalty['accrued_this_month_cents'].sum())):,.2f}")],
+            columns=["指标", "本期值"])
+        top = accruing.sort_values(["penalty_interest_cents", "contract_id"], ascending=[False, True])
+        out["罚息明细"] = pd.DataFrame({
+            "合同编号": top["contract_id"], "借款人": _masked(top),
+            "罚息利率（%）": [_percent_of(r) for r in top["penalty_rate"]],
+            "计收复利": ["是" if c else "否" for c in top["compounding"]],
+            "逾期本金（万元）": [_wan(v) for v in top["overdue_principal_cents"]],
+            "累计罚息及复利（万元）": [_wan(v) for v in top["penalty_interest_cents"]],
+            "本月计提（万元）": [_wan(v) for v in top["accrued_this_month_cents"]]}).reset_index(drop=True)
+    notices = run.get("notices")
+    if isinstance(notices, pd.DataFrame):
+        kinds = list(dict.fromkeys(notices["kind_name"]))
+        out["催收通知"] = pd.DataFrame([(k, int((notices["kind_name"] == k).sum())) for k in kinds]
+                                    + [("合计", len(notices))], columns=["通知类型", "份数"])
+        out["催收通知明细"] = pd.DataFrame({
+            "通知类型": notices["kind_name"], "合同编号": notices["contract_id"], "借款人": _masked(notices),
+            "归档文件": notices["file_name"], "哈希（前12位）": [str(h)[:12] for h in notices["sha256"]]}
+        ).reset_index(drop=True)
+    return out
+
+
+def _capped(df: pd.DataFrame, widths: list[float], st: dict, right: set[str], what: str) -> list:
+    if df.empty:
+        return [Paragraph(f"本期无{what}。", st["body"])]
+    flow = [_table(df.head(CASES_SHOWN), widths, st, right=right)]
+    if len(df) > CASES_SHOWN:
+        flow += [Spacer(1, 1.5 * mm), Paragraph(f"…共{len(df)}条，列示前{CASES_SHOWN}条（完整清单见工作簿）。", st["note"])]
+    return flow
+
+
+def _case_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    flow = [KeepTogether([*_heading(title, st), _table(sections["催收案件概况"], [100, 74], st, right={"本期值"})]),
+            Spacer(1, 2 * mm)]
+    if len(sections.get("催收阶段分布", [])):
+        flow += [KeepTogether([Paragraph("在催案件按催收阶段（config/collections.yaml 催收阶梯）", st["body"]),
+                               _table(sections["催收阶段分布"], [74, 50, 50], st, right={"案件数", "逾期本息（万元）"})]),
+                 Spacer(1, 2 * mm)]
+    if "催收员执行情况" in sections:
+        wl = sections["催收员执行情况"]
+        flow += [KeepTogether([Paragraph("催收员本月应执行与已执行措施", st["body"]),
+                               _table(wl, [44, 26, 26, 26, 26, 26], st, right=set(wl.columns[1:]))]),
+                 Spacer(1, 2 * mm)]
+    flow += [KeepTogether([Paragraph("超期未执行下一步措施的案件", st["body"]),
+                           *_capped(sections["超期未执行案件"], [26, 24, 24, 34, 22, 16, 28], st, {"超期天数"},
+                                    "超期未执行案件")]),
+             Spacer(1, 2 * mm),
+             KeepTogether([Paragraph("逾期超过90天仍未采取法律措施（诉讼、仲裁）的案件", st["body"]),
+                           *_capped(sections["逾期超90天未采取法律措施"], [30, 28, 20, 30, 30, 36], st,
+                                    {"逾期天数", "逾期本息（万元）"}, "此类案件")]),
+             Spacer(1, 1.5 * mm),
+             Paragraph("注：每个逾期周期一个案件；阶段按逾期天数确定，各阶段措施须在进入阶段后规定天数内执行"
+                       "（config/collections.yaml）。", st["note"])]
+    return flow
+
+
+def _penalty_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    detail = sections.get("罚息明细", pd.DataFrame())
+    return [KeepTogether([*_heading(title, st), _table(sections["罚息计提"], [100, 74], st, right={"本期值"})]),
+            Spacer(1, 2 * mm),
+            KeepTogether([Paragraph("罚息及复利最多的合同", st["body"]),
+                          *_capped(detail, [26, 26, 20, 16, 28, 30, 28], st, set(detail.columns[2:]) - {"计收复利"},
+                                   "罚息")]),
+            Spacer(1, 1.5 * mm),
+            Paragraph("注：逾期本金按罚息利率逐日计收罚息，合同约定复利的，逾期利息按罚息利率计收复利；日利率=年利率/360。",
+                      st["note"])]
+
+
+def _notice_section(title: str, sections: dict[str, pd.DataFrame], st: dict) -> list:
+    return [KeepTogether([*_heading(title, st), _table(sections["催收通知"], [100, 74], st, right={"份数"})]),
+            Spacer(1, 2 * mm),
+            KeepTogether([Paragraph("本月发出的通知（按类型、合同编号，已归档为催收通知文书）", st["body"]),
+                          *_capped(sections["催收通知明细"], [30, 28, 26, 66, 24], st, set(), "通知")])]

@@ -9,6 +9,7 @@ date and the zip is normalised (see ``determinism.py``).
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
         "text": wb.add_format({**cell, "text_wrap": True}),
         "money": wb.add_format({**cell, "num_format": "#,##0.00"}),
         "int": wb.add_format({**cell, "num_format": "#,##0"}),
+        "percent": wb.add_format({**cell, "num_format": "0.00%"}),
         "empty": wb.add_format({**cell, "align": "center"}),
     }
 
@@ -60,8 +62,18 @@ def _write_cell(ws: Any, row: int, col: int, value: Any, f: dict[str, Any]) -> N
         ws.write_number(row, col, int(value), f["int"])
     elif isinstance(value, float):
         ws.write_number(row, col, value, f["money"])
+    elif isinstance(value, str) and _PERCENT.match(value):  # '17.39%': a number an analyst can sum and chart
+        ws.write_number(row, col, float(Decimal(value[:-1]) / 100), f["percent"])
+    elif isinstance(value, str) and _NUMBER.match(value):  # '1,234.56', '372'
+        number = Decimal(value.replace(",", ""))
+        ws.write_number(row, col, float(number), f["money"] if "." in value else f["int"])
     else:
         ws.write_string(row, col, str(value), f["text"])
+
+
+# Figures the PDF's tables carry as text ('1,234.56', '17.39%'); a leading zero ('0012') is an identifier.
+_NUMBER = re.compile(r"^-?(?:0|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d*)(?:\.\d+)?$")
+_PERCENT = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?%$")
 
 
 def _column_width(frame: pd.DataFrame, col: str) -> float:
@@ -84,6 +96,8 @@ def _write_section(ws: Any, title: str, frame: pd.DataFrame, f: dict[str, Any], 
             _write_cell(ws, i, col, value, f)
     if frame.empty:
         ws.write_string(HEADER_ROW + 1, 0, "本期无记录", f["meta"])
+    elif len(frame.columns):
+        ws.autofilter(HEADER_ROW, 0, HEADER_ROW + len(frame), len(frame.columns) - 1)
     ws.freeze_panes(HEADER_ROW + 1, 0)
 
 
@@ -173,6 +187,36 @@ def _vintage_chart(wb: xlsxwriter.Workbook, sheet: str, frame: pd.DataFrame) -> 
     return chart
 
 
+def code_sheets(pack: dict) -> dict[str, pd.DataFrame]:
+    """The detail sheets with codes and Chinese labels side by side: each loan outside 正常 with the codes of
+    the rules that fired beside their phrases, and each early-warning signal's code beside its phrase."""
+    from plugins.reports.management import TIER_NAMES, mask_name
+    from plugins.reports.reader_language import chinese_text, reasons_phrase, severity_phrase, signal_phrase
+
+    out: dict[str, pd.DataFrame] = {}
+    book = pack["book"]
+    if "rules_fired" in book or "reasons_json" in book:
+        loans = book[book["tier"].astype(int) >= 2].sort_values("contract_id")
+        found = loans["reasons_json"] if "reasons_json" in loans else [None] * len(loans)
+        out["分类原因（代码）"] = pd.DataFrame({
+            "合同号": loans["contract_id"].astype(str),
+            "借款人": [mask_name(n, k) for n, k in zip(loans["borrower_name"], loans["borrower_kind"])],
+            "分类代码": loans["tier"].astype(int), "分类": [TIER_NAMES[int(t)] for t in loans["tier"]],
+            "规则代码": loans["rules_fired"].astype(str) if "rules_fired" in loans else "",
+            "分类原因": [reasons_phrase(j, r) if j else chinese_text(r) for j, r in zip(found, loans["reasons"])],
+            "原因（系统原文）": loans["reasons"].astype(str),
+        }).reset_index(drop=True)
+    signals = pack.get("early_warning")
+    if isinstance(signals, pd.DataFrame) and "signal" in signals:
+        out["预警信号（代码）"] = pd.DataFrame({
+            "合同号": signals["contract_id"].astype(str), "信号代码": signals["signal"].astype(str),
+            "预警信号": [signal_phrase(s) for s in signals["signal"]],
+            "级别代码": signals["severity"].astype(str), "级别": [severity_phrase(s) for s in signals["severity"]],
+            "依据（系统原文）": signals["evidence"].astype(str) if "evidence" in signals else "",
+        }).reset_index(drop=True)
+    return out
+
+
 def render_management_xlsx(pack: dict) -> bytes:
     """The management pack as .xlsx bytes, one sheet per section; byte-identical for identical packs."""
     inst, period = pack["institution"], pack["period"]
@@ -189,5 +233,8 @@ def render_management_xlsx(pack: dict) -> bytes:
         ws = wb.add_worksheet(name)
         _write_section(ws, title, frame, f, header_line)
         _add_charts(wb, ws, name, title, frame)
+    for title, frame in code_sheets(pack).items():  # after the report's sections: the codes behind the phrases
+        ws = wb.add_worksheet(sheet_name(title, taken))
+        _write_section(ws, title, frame, f, header_line)
     wb.close()
     return normalise_zip(buffer.getvalue())

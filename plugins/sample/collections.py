@@ -87,12 +87,39 @@ def collections_as_of(portfolio, month_end: date) -> pd.DataFrame:
     return log[[d <= month_end for d in log["action_date"]]].reset_index(drop=True)
 
 
+# The collection system's case assignments (催收分案): who holds each overdue episode and any hardship the
+# borrower declared, from a stream of their own so the log above and every other table stay as they were.
+ASSIGNMENTS_SEED = 714_2026
+ASSIGNMENT_COLUMNS = ["contract_id", "case_opened_on", "collector", "assigned_on", "hardship"]
+SAMPLE_COLLECTORS = ["电催组-陈静", "电催组-刘洋", "电催组-周敏", "外访组-王强", "外访组-赵磊", "法务组-孙丽"]
+HARDSHIP_REASONS = (["经营困难", "疾病", "失业", "自然灾害"], [0.55, 0.2, 0.15, 0.1])
+HARDSHIP_SHARE = 0.15
+
+
+def collection_assignments(portfolio, month_end: date) -> pd.DataFrame:
+    """One row per overdue episode begun by `month_end`: its first overdue day, the collector it was
+    assigned to a day or two later, and the hardship declared (empty for most)."""
+    rows = []
+    for cid, episodes in sorted(overdue_episodes(portfolio).items()):
+        rng = random.Random(f"{ASSIGNMENTS_SEED}/{cid}")
+        for episode in episodes:
+            collector = rng.choice(SAMPLE_COLLECTORS)
+            assigned = episode.start + timedelta(days=rng.randint(0, 2))
+            hardship = rng.choices(*HARDSHIP_REASONS)[0] if rng.random() < HARDSHIP_SHARE else ""
+            if assigned <= month_end:
+                rows.append([cid, episode.start, collector, assigned, hardship])
+    return pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
+
+
 def monitoring_tables(portfolio, month_end: date) -> dict[str, pd.DataFrame]:
-    """The post-loan system's logs at `month_end` for the core extract: inspections and collections."""
+    """The post-loan system's logs at `month_end` for the core extract: inspections, collections and the
+    collection cases' assignments."""
     from plugins.sample.inspections import inspections_as_of
 
     loans = set(portfolio.loans.loc[[d <= month_end for d in portfolio.loans["start_date"]], "contract_id"])
     inspections = inspections_as_of(portfolio, month_end)
     collections = collections_as_of(portfolio, month_end)
+    assignments = collection_assignments(portfolio, month_end)
     return {"inspections": inspections[inspections["contract_id"].isin(loans)].reset_index(drop=True),
-            "collections": collections[collections["contract_id"].isin(loans)].reset_index(drop=True)}
+            "collections": collections[collections["contract_id"].isin(loans)].reset_index(drop=True),
+            "collection_assignments": assignments[assignments["contract_id"].isin(loans)].reset_index(drop=True)}

@@ -23,9 +23,13 @@ import pandas as pd
 
 from plugins.sample.docspecs import bad_specs, contract_spec, contract_terms, money, rate_str, statement_specs
 from plugins.sample.parties import Borrower, Guarantee, Valuation, make_borrowers, make_collateral, make_guarantees
-from plugins.sample.simulate import Contract, assign_segments, make_contracts
+from plugins.sample.simulate import (SCENARIO_QUOTAS, SCENARIO_RESTRUCTURINGS_KEPT, SCENARIO_SEGMENT_MINIMUM,
+                                     SCENARIO_SMALL_DEFAULTS,
+                                     Contract, assign_segments,
+                                     fewer_restructurings, make_contracts)
 from plugins.sample.collections import monitoring_tables
 from plugins.sample.impairment import impairment_tables
+from plugins.sample.monitoring import extra_monitoring_tables
 
 BORROWER_COLUMNS = ["borrower_id", "name", "kind", "industry_code", "industry_name", "region", "id_number",
                     "group_id", "related_party"]
@@ -54,12 +58,27 @@ class SamplePortfolio:
 
 
 def generate_portfolio(seed: int = 20260930, start: date = date(2023, 10, 1), end: date = date(2026, 9, 30),
-                       n_borrowers: int = 320, n_contracts: int = 520) -> SamplePortfolio:
-    """Simulate the lender from `start` to `end`; the same arguments give byte-identical output."""
+                       n_borrowers: int = 320, n_contracts: int = 520, scenario: str = "stressed") -> SamplePortfolio:
+    """Simulate the lender from `start` to `end`; the same arguments give byte-identical output.
+
+    `scenario`: "stressed" (the default here: the book the tests' hand numbers are written on, NPL ratio about
+    20%) or "realistic" (few defaults, every tier populated: config/sample.yaml's default for the demo). The
+    borrowers and contracts are drawn as in the stressed book; a scenario sets the behaviour segments' quotas and their minimum,
+    whether distress falls on the smaller exposures only and how many contracts stay issued as restructurings
+    (plugins/sample/simulate.py SCENARIO_*), drawn from a stream of its own. The stressed book is
+    byte-identical to the one before scenarios."""
+    if scenario not in SCENARIO_QUOTAS:
+        raise ValueError(f"unknown sample scenario {scenario!r}: one of {', '.join(SCENARIO_QUOTAS)}")
     rng = random.Random(seed)
     borrowers = make_borrowers(rng, n_borrowers)
     contracts = make_contracts(rng, borrowers, n_contracts, start, end)
-    assign_segments(rng, contracts, end)
+    # The stressed book keeps the one stream it always had; another scenario's behaviour comes from a stream of
+    # its own, so its borrowers and contracts are the stressed book's and who pays how differs.
+    behaviour = rng if scenario == "stressed" else random.Random(f"{scenario}-{seed}")
+    if SCENARIO_RESTRUCTURINGS_KEPT[scenario] is not None:
+        fewer_restructurings(contracts, SCENARIO_RESTRUCTURINGS_KEPT[scenario])
+    assign_segments(behaviour, contracts, end, SCENARIO_QUOTAS[scenario], SCENARIO_SEGMENT_MINIMUM[scenario],
+                    SCENARIO_SMALL_DEFAULTS[scenario])
     distress = _distress_dates(contracts)
     guarantees, collateral, terms, specs = {}, {}, {}, []
     person_ids: dict[str, str] = {}
@@ -233,6 +252,7 @@ def core_extract(portfolio: SamplePortfolio, month_end: date) -> dict[str, pd.Da
         "guarantors": portfolio.guarantors[portfolio.guarantors["contract_id"].isin(ids)].reset_index(drop=True),
         **monitoring_tables(portfolio, month_end),  # inspections and collections: separate random streams
         **impairment_tables(portfolio, month_end),  # individually assessed impairment: its own random stream
+        **extra_monitoring_tables(portfolio, month_end),  # disposal, events, fund flows, assets: own streams
     }
 
 

@@ -142,6 +142,14 @@ def _issuance(rng: random.Random, b: Borrower, repeat: bool) -> str:
     return "新增"
 
 
+def fewer_restructurings(contracts: list[Contract], keep: int) -> None:
+    """A calmer lender restructures less: all but the first `keep` contracts issued as 重组 are new money
+    (新增). A restructured contract is at least 次级 through its observation period (2023 Measures art. 12–14)."""
+    restructured = [c for c in contracts if c.issuance_type == "重组"]
+    for c in restructured[keep:]:
+        c.issuance_type = "新增"
+
+
 def _assign_ids(contracts: list[Contract]) -> None:
     counters: dict[str, int] = {}
     for c in sorted(contracts, key=lambda c: (c.start, c.idx)):
@@ -294,6 +302,20 @@ QUOTAS: list[tuple[str, float]] = [
     ("written_off", 0.015), ("d361", 0.02), ("d271", 0.016), ("d91", 0.03), ("restructured", 0.03),
     ("extended", 0.03), ("d1", 0.025), ("settled_early", 0.08), ("late_cure", 0.15),
 ]
+# The quotas above are the stressed book (scenario "stressed": NPL ratio about 20%, the book the tests' hand
+# numbers are written on). A lender a newcomer believes (scenario "realistic", the demo's default) has few
+# defaults: every tier still populated (each segment keeps at least 3 contracts), the NPL ratio a few percent.
+REALISTIC_QUOTAS: list[tuple[str, float]] = [
+    ("written_off", 0.006), ("d361", 0.002), ("d271", 0.002), ("d91", 0.006), ("restructured", 0.004),
+    ("extended", 0.02), ("d1", 0.03), ("settled_early", 0.08), ("late_cure", 0.12),
+]
+SCENARIO_QUOTAS: dict[str, list[tuple[str, float]]] = {"stressed": QUOTAS, "realistic": REALISTIC_QUOTAS}
+# Contracts issued as restructurings (重组) kept in a scenario; None keeps every one drawn.
+SCENARIO_RESTRUCTURINGS_KEPT: dict[str, int | None] = {"stressed": None, "realistic": 2}
+# The fewest contracts a behaviour segment gets (one keeps each overdue band, and so each tier, populated).
+SCENARIO_SEGMENT_MINIMUM: dict[str, int] = {"stressed": 3, "realistic": 1}
+# Distress among the smaller exposures only (a lender watching its large exposures closely).
+SCENARIO_SMALL_DEFAULTS: dict[str, bool] = {"stressed": False, "realistic": True}
 
 
 def _eligible(c: Contract, seg: str, end: date) -> bool:
@@ -310,16 +332,24 @@ def _eligible(c: Contract, seg: str, end: date) -> bool:
     return c.v1[0].due <= end
 
 
-def assign_segments(rng: random.Random, contracts: list[Contract], end: date) -> None:
-    """Give each contract a behaviour segment by quota and simulate its payments."""
+def assign_segments(rng: random.Random, contracts: list[Contract], end: date,
+                    quotas: list[tuple[str, float]] | None = None, minimum: int = 3,
+                    small_defaults: bool = False) -> None:
+    """Give each contract a behaviour segment by quota (default: the stressed book's; at least `minimum`
+    contracts a segment) and simulate its payments. `small_defaults`: the distressed segments (overdue bands,
+    write-off, restructuring, extension) are drawn among contracts of at most the median principal only."""
     order = list(range(len(contracts)))
     rng.shuffle(order)
+    median = sorted(c.principal for c in contracts)[len(contracts) // 2]
+    distressed = set(BUCKETS) | {"written_off", "restructured", "extended"}  # an extension may fall overdue
     chosen: dict[int, str] = {}
-    for seg, share in QUOTAS:
-        quota = max(3, round(share * len(contracts)))
+    for seg, share in quotas or QUOTAS:
+        quota = max(minimum, round(share * len(contracts)))
         for i in order:
             if quota == 0:
                 break
+            if small_defaults and seg in distressed and contracts[i].principal > median:
+                continue
             if i not in chosen and _eligible(contracts[i], seg, end):
                 chosen[i] = seg
                 quota -= 1

@@ -1,0 +1,1 @@
+"""Example postloan plugins, each with a settings model validated from its section of config/plugins.yaml."""
