@@ -24,8 +24,8 @@ from pipelines.resources import ArchiveResource, PostloanConfigResource
 from plugins.archive import Archive, sha256_hex
 from plugins.documents import load_chart_of_accounts
 from plugins.extraction import (
-    FIGURE_COLUMNS, balance_sheet_breaks, contract_mismatches, contract_terms, previous_filing_comparisons,
-    statement_figures, subtotal_breaks,
+    FIGURE_COLUMNS, REVIEW_COLUMNS, balance_sheet_breaks, contract_mismatches, contract_terms,
+    previous_filing_comparisons, statement_figures, subtotal_breaks,
 )
 from plugins.config import load_config
 
@@ -48,13 +48,19 @@ def _verified_documents(archive: Archive, inventory: pd.DataFrame, classes: tupl
 def statement_figures_extracted(context: AssetExecutionContext, inbox_documents: pd.DataFrame,
                                 archive: ArchiveResource, config: PostloanConfigResource) -> MaterializeResult:
     chart = load_chart_of_accounts(config.get().config_dir / "chart_of_accounts.yaml")
+    held: list[dict] = []
     figures = statement_figures(_verified_documents(archive.get(), inbox_documents, ("financial_statement",)), chart,
                                 progress=context.log.info,
-                                parent_company=config.get().documents.parent_company_statements)
+                                parent_company=config.get().documents.parent_company_statements, held_for_review=held)
+    statuses = figures["status"].value_counts()
     return MaterializeResult(value=figures, metadata={
         "statements": int(figures["sha256"].nunique()), "figures": len(figures),
         "unmapped_labels": int(figures["canonical"].isna().sum()),
-        "preview": MetadataValue.md(markdown_table(figures[["borrower_id", "statement", "label", "current", "unit", "page"]]))})
+        **{f"figures_{status}": int(statuses.get(status, 0)) for status in ("checked", "derived", "unchecked")},
+        "needs_review": len(held),
+        "held_for_review": MetadataValue.md(markdown_table(pd.DataFrame(held, columns=REVIEW_COLUMNS).astype(str))),
+        "preview": MetadataValue.md(markdown_table(figures[["borrower_id", "statement", "label", "current", "unit", "page",
+                                                            "status", "unit_source"]]))})
 
 
 @asset_check(asset=statement_figures_extracted, partitions_def=monthly_partitions,

@@ -260,6 +260,9 @@ def _summary_data(result, kind: str, period: str) -> dict:
         collections = _collections_summary(result)
         if collections:
             data["collections"] = collections
+        duties = _duties_summary(lambda key: _asset_value(result, key), period)
+        if duties:
+            data["duties"] = duties
         published_assets = ("published_management_report",)
     else:
         published_assets = ("published_g11_return", "published_east_extract")
@@ -297,6 +300,53 @@ def _collections_summary(result) -> dict:
     return out
 
 
+DUTY_EXAMPLES = 3  # loans named per duty in the run summary; the count says how many in all
+# Signals of monitoring_findings (plugins/monitoring/*) by the duty the summary names them under.
+DUTY_SIGNALS = {"guarantors": ("guarantor_non_performing", "guarantor_deterioration"),
+                "collateral": ("appraisal_overdue", "insurance_expiring", "insurance_lapsed"),
+                "events": ("major_event", "inspection_finding")}
+DUTY_TITLES = {"transfers": "transfers (转让) this month", "court_cases": "court cases (诉讼) open",
+               "guarantors": "guarantor signals", "collateral": "collateral signals (appraisal, insurance)",
+               "fund_flows": "fund-flow findings",
+               "vehicle_alerts": "vehicle and leased-asset alerts", "events": "events and inspection findings",
+               "escalated": "warnings escalated"}
+
+
+def _duties_summary(value, month: str) -> dict:
+    """A few of each post-loan duty the month has (transfers, court cases, guarantor and collateral signals,
+    fund-flow findings, vehicle alerts, events, escalated warnings): {duty: {"count", "examples"}}, only the
+    duties with something to name. `value(asset_key)` is the run's value of that asset, None when not run."""
+    from plugins.money import yuan
+
+    out: dict = {}
+
+    def named(duty: str, frame, describe) -> None:
+        if frame is not None and len(frame):
+            rows = list(frame.itertuples(index=False))
+            out[duty] = {"count": len(rows), "examples": [describe(r) for r in rows[:DUTY_EXAMPLES]]}
+
+    disposal = value("disposal_status")
+    if disposal is not None:
+        transfers = disposal["transfers"]
+        this_month = transfers[[str(d)[:7] == month for d in transfers["transferred_on"]]]
+        named("transfers", this_month, lambda r: f"{r.contract_id} to {r.buyer or 'an unnamed buyer'}, loss {yuan(int(r.loss_cents)):,} 元")
+        cases = disposal["cases"]
+        named("court_cases", cases[cases["closed_on"].isna()], lambda r: f"{r.contract_id} {r.court} ({r.stage})")
+    findings = value("monitoring_findings")
+    if findings is not None:
+        signals = findings["signals"]
+        for duty, names in DUTY_SIGNALS.items():
+            named(duty, signals[signals["signal"].isin(names)], lambda r: f"{r.contract_id} {r.signal}")
+        named("fund_flows", findings.get("fund_flows"),
+              lambda r: f"{r.contract_id} {yuan(int(r.amount_cents)):,} 元 to {r.payee} ({r.finding})")
+        named("vehicle_alerts", findings.get("asset_alerts"), lambda r: f"{r.contract_id} {r.plate or r.asset_id} {r.alert}")
+    lifecycle = value("warning_lifecycle")
+    if lifecycle is not None and len(lifecycle):
+        named("escalated", lifecycle[lifecycle["escalated"].astype(bool)],
+              lambda r: f"{r.contract_id} {r.signal} ({int(r.age_days)} days)")
+    return out
+
+
 def _print_summary(data: dict) -> None:
     print(f"\n== {data['period']} ==")
     if "documents" in data:
@@ -319,6 +369,9 @@ def _print_summary(data: dict) -> None:
                  f"collection_notice --period {data['period']}`)" if col.get("notice_examples") else ""))
         if "penalty_this_month_yuan" in col:
             print(f"penalty interest (罚息及复利) accrued this month: {Decimal(col['penalty_this_month_yuan']):,} 元")
+    for duty, found in data.get("duties", {}).items():
+        more = f" and {found['count'] - len(found['examples'])} more" if found["count"] > len(found["examples"]) else ""
+        print(f"{DUTY_TITLES[duty]}: {found['count']} — {'; '.join(found['examples'])}{more}")
     for f in data["published"]:
         print(f"published {f['key']}" + (f"  ({data['period']})" if data["kind"] == "quarter" else ""))
     for key in data["manifests"]:

@@ -7,6 +7,9 @@ one whose S3 identity the credentials in use are (config/access.yaml, plugins/ar
 object store enforces; --as states it and is refused when it disagrees. `verify-bundle` needs nothing but the
 file. A hash is a document's or a published report's SHA-256, a unique prefix of it (the demo prints 12
 digits), or the s3:// URL printed for it.
+`hold`, `release` and `extend` record a request (plugins/archive/holds.py HoldRequests) that only the
+pipeline's identity applies (`holds --apply`, or the apply_hold_requests job): the risk officer's credentials
+set no legal-hold or retention flag.
 Errors are pipelines/cli_errors.py's: one line, exit code 2.
 """
 from __future__ import annotations
@@ -90,15 +93,20 @@ def register_archive_commands(sub: argparse._SubParsersAction) -> None:
         _json_flag(parser)
         parser.set_defaults(func=cmd_logged_lookup)
 
-    hold = actions.add_parser("hold", help="place a legal hold (litigation 诉讼, disposal 处置)")
+    hold = actions.add_parser("hold", help="request a legal hold (litigation 诉讼, disposal 处置); the pipeline "
+                                           "applies it (archive holds --apply)")
     hold.add_argument("--kind", required=True, help="litigation | disposal (retention.yaml hold_kinds)")
     _scope(hold)
-    release = actions.add_parser("release", help="release a legal hold")
+    release = actions.add_parser("release", help="request the release of a legal hold (applied by the pipeline)")
     release.add_argument("hold_id")
-    holds = actions.add_parser("holds", help="list legal holds")
+    holds = actions.add_parser("holds", help="list legal holds; --pending / --apply the requests not yet applied")
     holds.add_argument("--active", action="store_true")
+    holds.add_argument("--pending", action="store_true", help="list the hold and retention requests not yet applied")
+    holds.add_argument("--apply", action="store_true",
+                       help="apply the pending requests (only with the pipeline's credentials)")
     _json_flag(holds)
-    extend = actions.add_parser("extend", help="extend retention (shortening is refused)")
+    extend = actions.add_parser("extend", help="request a retention extension (shortening is refused; applied by "
+                                               "the pipeline)")
     _scope(extend)
     extend.add_argument("--until", required=True, type=types.day,
                         help="new retain-until date, YYYY-MM-DD (UTC midnight)")
@@ -336,33 +344,43 @@ def _targets(session, args: argparse.Namespace) -> tuple[str, str]:
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    from plugins.archive.holds import LegalHolds
+    """Record the request (WORM under hold-requests/, and in the access log); the pipeline applies it."""
+    from plugins.archive.holds import HoldRequests
 
     session = _session(args)
     scope, target = _targets(session, args)
     session.require("hold", f"{scope}:{target}")
-    hold, covered = LegalHolds(session.archive).place(args.kind, scope, target, args.reason, args.user, args.role)
-    session.log("hold", f"{scope}:{target}", {"hold_id": hold.hold_id, "kind": args.kind, "documents": covered})
-    print(json.dumps({"hold_id": hold.hold_id, "documents_held": covered, "record": hold.placed_key}))
+    request = HoldRequests(session.archive).request_place(args.kind, scope, target, args.reason, args.user, args.role)
+    covered = len(session.archive.catalog.documents_in_scope(scope, target))
+    session.log("hold", f"{scope}:{target}", {"hold_id": request.body["hold_id"], "kind": args.kind,
+                                              "documents": covered, **_requested(request)})
+    print(json.dumps({"hold_id": request.body["hold_id"], "status": "requested", "documents_in_scope": covered,
+                      **_requested(request)}))
     if covered == 0:
         print(f"warning: no archived document matches {scope} {target} yet; documents archived later will be held",
               file=sys.stderr)
     return 0
 
 
+def _requested(request) -> dict:
+    return {"request": request.key, "request_sha256": request.sha256}
+
+
 def cmd_release(args: argparse.Namespace) -> int:
-    from plugins.archive.holds import LegalHolds
+    from plugins.archive.holds import HoldRequests
 
     session = _session(args)
     session.require("release", args.hold_id)
-    hold, freed = LegalHolds(session.archive).release(args.hold_id, args.reason, args.user, args.role)
-    session.log("release", args.hold_id, {"documents_released": freed})
-    print(json.dumps({"hold_id": hold.hold_id, "released_at": hold.released_at, "documents_no_longer_held": freed}))
+    request = HoldRequests(session.archive).request_release(args.hold_id, args.reason, args.user, args.role)
+    session.log("release", args.hold_id, _requested(request))
+    print(json.dumps({"hold_id": args.hold_id, "status": "requested", **_requested(request)}))
     return 0
 
 
 def cmd_holds(args: argparse.Namespace) -> int:
     session = _session(args)
+    if args.apply or args.pending:
+        return _hold_requests(session, args.apply)
     session.require("find", "holds")
     holds = session.archive.catalog.holds(active_only=args.active)
     session.log("find", "holds", {"results": len(holds)})
@@ -379,7 +397,32 @@ def cmd_holds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hold_requests(session, apply: bool) -> int:
+    """List, or (as the pipeline) apply, the pending hold and retention requests; each applied one is logged."""
+    from plugins.archive.holds import HoldRequests, apply_and_log
+    from plugins.archive.identities import PIPELINE
+
+    if not apply:
+        session.require("find", "hold-requests")
+        pending = HoldRequests(session.archive).pending()
+        session.log("find", "hold-requests", {"results": len(pending)})
+        for request in pending:
+            print(json.dumps({**request.body, **_requested(request)}, ensure_ascii=False))
+        return 0
+    if session.role != PIPELINE:
+        raise UserError(f"only the pipeline's identity applies hold requests; the credentials in use are the "
+                        f"{session.role} identity's (the server would refuse the legal hold)")
+    outcomes = apply_and_log(session.archive, session.actor, session.reason, session.access_key)
+    for outcome in outcomes:
+        print(json.dumps(outcome, ensure_ascii=False))
+    failed = sum(not o["applied"] for o in outcomes)
+    print(f"{len(outcomes) - failed} request(s) applied, {failed} refused", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_extend(args: argparse.Namespace) -> int:
+    from plugins.archive.holds import HoldRequests
+
     session = _session(args)
     scope, target = _targets(session, args)
     session.require("extend", f"{scope}:{target}")
@@ -387,7 +430,7 @@ def cmd_extend(args: argparse.Namespace) -> int:
     records = session.archive.catalog.documents_in_scope(scope, target)
     if not records:
         raise LookupError(f"no archived document for {scope} {target}")
-    # Check every document first, so a refusal changes nothing.
+    # Check every document first, so a refusal records no request.
     for record in records:
         current = datetime.fromisoformat(record.retain_until) if record.retain_until else None
         if current and until < current:
@@ -396,10 +439,12 @@ def cmd_extend(args: argparse.Namespace) -> int:
             raise RetentionShorteningError(
                 f"refused: document {record.sha256[:12]}… is retained until {current.isoformat()}; "
                 f"{until.isoformat()} would shorten it. Retention can only be extended.")
-    for record in records:
-        before, after = session.archive.extend_retention(record.sha256, until)
-        print(json.dumps({"sha256": record.sha256, "before": before and before.isoformat(), "after": after.isoformat()}))
-    session.log("extend", f"{scope}:{target}", {"until": until.isoformat(), "documents": len(records)})
+    request = HoldRequests(session.archive).request_extend(records, until, args.reason, scope, target, args.user,
+                                                           args.role)
+    session.log("extend", f"{scope}:{target}", {"until": until.isoformat(), "documents": len(records),
+                                                **_requested(request)})
+    print(json.dumps({"status": "requested", "until": until.isoformat(), "documents": len(records),
+                      **_requested(request)}))
     return 0
 
 

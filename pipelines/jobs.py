@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dagster import (
     AssetSelection,
+    DagsterRunStatus,
+    RunStatusSensorContext,
     DefaultSensorStatus,
     RunRequest,
     ScheduleEvaluationContext,
@@ -14,6 +16,7 @@ from dagster import (
     job,
     op,
     partition_loading_context,
+    run_status_sensor,
     schedule,
     sensor,
 )
@@ -133,3 +136,76 @@ def report_approval_sensor(context: SensorEvaluationContext):
         return
     yield SkipReason(f"{len(awaiting)} draft(s) await approval" + (": " + "; ".join(awaiting) if awaiting else "")
                      + "; nothing approved to deliver")
+
+
+# --- legal holds: the risk officer requests, the pipeline applies (plugins/archive/holds.py HoldRequests)
+
+@op(description="Apply every pending legal-hold / release / retention request (hold-requests/ in the archive) as "
+                "the pipeline's identity, the only one the object store lets set legal holds and retention; each "
+                "outcome goes into the access log.",
+    required_resource_keys={"archive"})
+def apply_hold_requests_op(context) -> list:
+    from plugins.archive.holds import apply_and_log
+
+    archive = context.resources.archive.get()
+    outcomes = apply_and_log(archive, "dagster", f"run {context.run_id}: apply hold requests",
+                             archive.store.settings.access_key)
+    for row in outcomes:
+        context.log.info(f"{row['event']} {row['target']} ({row['request']}): "
+                         + ("applied" if row["applied"] else f"refused: {row['error']}"))
+    return outcomes
+
+
+@job(description="Applies the pending legal-hold requests (started by hold_request_sensor).")
+def apply_hold_requests():
+    apply_hold_requests_op()
+
+
+@sensor(job=apply_hold_requests, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Starts apply_hold_requests when a risk officer has requested a legal hold, a release or a "
+                    "retention extension (`postloan archive hold|release|extend`) not yet applied.")
+def hold_request_sensor(context: SensorEvaluationContext):
+    from plugins.archive.holds import HoldRequests
+
+    pending = HoldRequests(ArchiveResource().get()).pending()
+    if not pending:
+        yield SkipReason("no pending hold request")
+        return
+    yield RunRequest(run_key="holds-" + pending[-1].key.rsplit("/", 1)[1].removesuffix(".json"),
+                     tags={"postloan/hold_requests": str(len(pending))})
+
+
+# --- the access log anchored at the end of each monthly run (plugins/archive/access.py export_access_log)
+
+@op(description="Anchor the access log: record the finished monthly run in it, then archive the entries not yet "
+                "exported under COMPLIANCE lock (the export carries the chain's head hash; `postloan archive log` "
+                "compares the live chain with every archived export).",
+    required_resource_keys={"archive"})
+def anchor_access_log_op(context) -> dict:
+    from plugins.archive.access import export_access_log
+
+    archive = context.resources.archive.get()
+    tags = context.run.tags
+    archive.catalog.append_access(f"dagster run {context.run_id}", "pipeline", "anchor_log", "access_log",
+                                  "end of the monthly run", {"monthly_run": tags.get("postloan/monthly_run"),
+                                                             "partition": tags.get("postloan/partition")})
+    exported = export_access_log(archive) or {}
+    context.log.info(f"access log anchored up to entry {exported.get('last_id')}: head {exported.get('head_hash')}")
+    return exported
+
+
+@job(description="Anchors the access log's head hash in the WORM archive (started by access_log_anchor_sensor "
+                 "when a monthly run succeeds).")
+def anchor_access_log():
+    anchor_access_log_op()
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[monthly_post_loan_job],
+                   request_job=anchor_access_log, default_status=DefaultSensorStatus.RUNNING,
+                   description="At the end of each successful monthly run, anchors the access log (export with its "
+                               "head hash into the archive), as each scheduled audit and `archive log --export` do.")
+def access_log_anchor_sensor(context: RunStatusSensorContext) -> RunRequest:
+    run = context.dagster_run
+    partition = run.tags.get("dagster/partition", "")
+    return RunRequest(run_key=f"anchor-{run.run_id}",
+                      tags={"postloan/monthly_run": run.run_id, "postloan/partition": partition})

@@ -453,6 +453,8 @@ class DocumentTriage(_Strict):
     seconds: float = Field(gt=0, le=3600)      # wall-clock time of one document's triage (its worker process)
     memory_mib: int = Field(ge=256)            # address space of that worker process
     active_content: Literal["quarantine", "flag"]  # flag: archived, the ingest row says what was found
+    # an agreement that lends nothing (research, services, purchase): archived as non_loan_agreement, or quarantined
+    non_loan_agreements: Literal["archive", "quarantine"] = "archive"
 
 
 class Documents(_Strict):

@@ -17,7 +17,14 @@ from plugins.documents import ChartOfAccounts, extract_contract, extract_stateme
 from plugins.money import to_cents
 
 FIGURE_COLUMNS = ["sha256", "borrower_id", "period_end", "statement", "scope", "canonical", "label", "unit",
-                  "multiplier", "currency", "current", "prior", "current_cents", "prior_cents", "page", "bbox"]
+                  "multiplier", "currency", "current", "prior", "current_cents", "prior_cents", "page", "bbox",
+                  "status", "unit_source", "needs_review", "failed_identity"]
+# status: checked (an identity of its statement holds with it), derived (not printed: computed, e.g. total
+# liabilities = total liabilities and equity − equity) or unchecked (printed, no identity could test it);
+# unit_source: where its unit was read ("p13: in thousands"). needs_review / failed_identity belong to the
+# document: one whose identities fail whatever reading is tried publishes no figure (plugins.documents.
+# statements), so every published row says False / empty, and the document is listed in `held_for_review`.
+REVIEW_COLUMNS = ["sha256", "borrower_id", "file_name", "period_end", "failed_identity", "figures_withheld"]
 TERM_COLUMNS = ["sha256", "contract_id", "field", "value", "page", "bbox", "printed", "read_by", "confidence", "engine",
                 "needs_review"]
 # read_by: "text_layer" (pdfplumber reads the printed text; confidence and engine empty) or "ocr" (a scan read by
@@ -28,12 +35,21 @@ RECONCILED_TERMS = {"principal": "principal", "annual_rate": "annual_rate", "sta
 
 
 def statement_figures(documents: Iterable[tuple[dict, bytes]], chart: ChartOfAccounts,
-                      progress: Callable[[str], None] = lambda m: None, parent_company: bool = False) -> pd.DataFrame:
+                      progress: Callable[[str], None] = lambda m: None, parent_company: bool = False,
+                      held_for_review: list[dict] | None = None) -> pd.DataFrame:
     """One row per printed line item of every statement document (consolidated only where a report prints
-    consolidated statements, unless `parent_company`)."""
+    consolidated statements, unless `parent_company`), with its status and unit source. A document flagged
+    needs_review publishes no row; it is appended to `held_for_review` (REVIEW_COLUMNS) with its failing
+    identities."""
     rows = []
     for doc, data in documents:
         extraction = extract_statement(data, chart, parent_company=parent_company)
+        failed = "; ".join(extraction.needs_review) or None
+        if failed and held_for_review is not None:
+            held_for_review.append({
+                "sha256": doc["sha256"], "borrower_id": doc["borrower_id"], "file_name": doc.get("file_name"),
+                "period_end": extraction.period_end.isoformat() if extraction.period_end else None,
+                "failed_identity": failed, "figures_withheld": len(extraction.withheld)})
         for f in extraction.figures:
             rows.append({
                 "sha256": doc["sha256"], "borrower_id": doc["borrower_id"],
@@ -45,9 +61,13 @@ def statement_figures(documents: Iterable[tuple[dict, bytes]], chart: ChartOfAcc
                 "current_cents": None if f.current_yuan is None else to_cents(f.current_yuan),
                 "prior_cents": None if f.prior_yuan is None else to_cents(f.prior_yuan),
                 "page": f.page, "bbox": json.dumps([round(v, 2) for v in f.bbox]),
+                "status": f.status, "unit_source": f.unit_source, "needs_review": bool(failed),
+                "failed_identity": failed,
             })
-        progress(f"{doc['file_name']}: {len(extraction.figures)} figures on pages {extraction.pages}")
+        progress(f"{doc['file_name']}: {len(extraction.figures)} figures on pages {extraction.pages}"
+                 + (f"; needs_review, withheld: {failed}" if failed else ""))
     frame = pd.DataFrame(rows, columns=FIGURE_COLUMNS)
+    frame["needs_review"] = frame["needs_review"].astype(bool)
     frame["current_cents"] = frame["current_cents"].astype("Int64")
     frame["prior_cents"] = frame["prior_cents"].astype("Int64")
     return frame

@@ -162,9 +162,9 @@ def test_each_roles_s3_grants_follow_its_archive_actions(config):
     # approve: the maker-checker decisions (approvals/, plugins/reports/approval.py); archive redeliver
     assert writes_of("regulatory_reporting") == ["Write:ar/approvals/*", "PutObjectRetention:ar/approvals/*",
                                                  "Write:in"]
+    # hold, release, extend: a request under hold-requests/ only; the pipeline sets the flags (HoldRequests)
     assert sorted(writes_of("risk_officer")) == sorted([
-        "PutObjectLegalHold:ar/documents/*", "PutObjectLegalHold:ar/quarantine/*", "Write:ar/holds/*",
-        "PutObjectRetention:ar/holds/*", "PutObjectRetention:ar/documents/*", "PutObjectRetention:ar/quarantine/*",
+        "Write:ar/hold-requests/*", "PutObjectRetention:ar/hold-requests/*",
         "Write:ar/approvals/*", "PutObjectRetention:ar/approvals/*", "Write:in"])
     for role in grants:  # no role but the pipeline writes documents, reports or manifests
         if role != "pipeline":

@@ -231,3 +231,33 @@ def _grants_hold(url: str, roles: dict[str, list[str]], prefix: str, cur) -> Non
     assert len(entries) == 1 + len(roles) and verify_access_chain(entries) == []
     auditor.dispose()
     pipeline.dispose()
+
+
+def test_each_successful_monthly_run_ends_with_the_log_anchored_in_the_archive(anchored_archive):
+    """access_log_anchor_sensor answers a successful run with the anchor job, which logs the run's end and
+    exports the log: `archive log` then finds every entry anchored, none vouched for by the chain alone."""
+    from types import SimpleNamespace
+
+    from dagster import DagsterInstance, RunRequest, build_run_status_sensor_context
+
+    from pipelines.jobs import access_log_anchor_sensor, anchor_access_log
+
+    archive, _ = anchored_archive
+    resources = {"archive": SimpleNamespace(get=lambda: archive)}  # this test's isolated archive
+    instance = DagsterInstance.ephemeral()
+    finished = anchor_access_log.execute_in_process(resources=resources, instance=instance,
+                                                    tags={"dagster/partition": "2026-09"})
+    request = access_log_anchor_sensor(build_run_status_sensor_context(
+        sensor_name="access_log_anchor_sensor", dagster_event=finished.get_run_success_event(),
+        dagster_instance=instance, dagster_run=finished.dagster_run))
+    assert isinstance(request, RunRequest) and request.run_key == f"anchor-{finished.run_id}"
+    assert request.tags["postloan/partition"] == "2026-09"
+    anchored = anchor_access_log.execute_in_process(resources=resources, instance=instance, tags=request.tags)
+    assert anchored.success
+    entries = archive.catalog.access_entries()
+    assert (entries[-1].action, entries[-1].target) == ("anchor_log", "access_log")
+    assert finished.run_id in entries[-1].detail
+    exported = anchored.output_for_node("anchor_access_log_op")
+    assert exported["head_hash"] == entries[-1].entry_hash
+    check = verify_against_anchors(archive, entries)
+    assert check.problems == [] and check.unanchored_entries == 0 and check.last_anchored_id == entries[-1].id

@@ -1,6 +1,7 @@
 """Legal holds and retention against the real S3 server: a hold outlives retention; retention only grows."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -8,10 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from minio.error import S3Error
 
-from plugins.archive import DocumentMeta, sha256_hex
+from plugins.archive import Archive, DocumentMeta, ObjectStore, sha256_hex
 from plugins.archive.archive import RetentionShorteningError
 from plugins.archive.catalog import DocumentRecord, utc_now
-from plugins.archive.holds import HoldError, LegalHolds
+from plugins.archive.holds import HoldError, HoldRequests, LegalHolds
 
 
 def _meta(name: str, borrower: str = "B0101", contract: str = "HT2026-0101", **kw) -> DocumentMeta:
@@ -111,3 +112,114 @@ def test_shortening_retention_is_refused_by_the_archive_before_the_server(archiv
         archive.extend_retention(record.sha256, datetime(2027, 1, 1, tzinfo=timezone.utc))
     assert record.sha256[:12] in str(refused.value) and before.isoformat() in str(refused.value)
     assert archive.store.info(archive.bucket, record.object_key, record.version_id).retain_until == before
+
+
+def _as_risk_officer(archive, s3_server) -> Archive:
+    """The same archive and catalog, reached with the risk officer's S3 credentials."""
+    return Archive(ObjectStore(s3_server.settings_for("risk_officer")), archive.catalog, archive.retention)
+
+
+def test_the_risk_officer_requests_a_hold_and_only_the_pipeline_applies_it(archive, s3_server):
+    borrower = f"B{time.time_ns() % 10**8}"
+    doc, _ = archive.archive_document(b"%PDF-1.4 requested hold " + borrower.encode(), _meta("r.pdf", borrower, None))
+    officer = HoldRequests(_as_risk_officer(archive, s3_server))
+    request = officer.request_place("litigation", "borrower", borrower, "诉讼: (2026)沪0101民初456号", "li.wei",
+                                    "risk_officer")
+    assert request.key.startswith("hold-requests/")
+    assert not archive.store.info(archive.bucket, doc.object_key, doc.version_id).legal_hold  # a request sets no flag
+    with pytest.raises(S3Error) as refused:  # nor may the risk officer set the flag itself
+        officer.archive.store.set_legal_hold(archive.bucket, doc.object_key, doc.version_id, True)
+    assert refused.value.code == "AccessDenied"
+
+    [outcome] = HoldRequests(archive).apply([request])  # the pipeline's identity
+    assert outcome["applied"] and outcome["documents_held"] == 1 and outcome["requested_by"] == "li.wei"
+    hold = archive.catalog.hold(request.body["hold_id"])
+    assert (hold.placed_by, hold.placed_role) == ("li.wei", "risk_officer") and LegalHolds(archive).is_held(doc)
+    assert archive.manifest(hold.placed_key)["request"] == {"key": request.key, "sha256": request.sha256}
+    assert HoldRequests(archive).apply([request]) == []  # applied once: no longer pending
+
+    release = officer.request_release(hold.hold_id, "judgment final", "li.wei", "risk_officer")
+    [outcome] = HoldRequests(archive).apply([release])
+    assert outcome["applied"] and outcome["documents_no_longer_held"] == 1
+    assert not archive.store.info(archive.bucket, doc.object_key, doc.version_id).legal_hold
+    assert archive.catalog.hold(hold.hold_id).released_by == "li.wei"
+
+
+def test_a_release_may_be_requested_before_its_placement_is_applied_and_both_apply_in_order(archive, s3_server):
+    contract = f"HT-{time.time_ns() % 10**8}"
+    doc, _ = archive.archive_document(b"%PDF-1.4 quick release " + contract.encode(), _meta("q.pdf", "B0102", contract))
+    officer = HoldRequests(_as_risk_officer(archive, s3_server))
+    place = officer.request_place("disposal", "contract", contract, "处置: claim transfer", "wang.fang", "risk_officer")
+    release = officer.request_release(place.body["hold_id"], "transfer cancelled", "wang.fang", "risk_officer")
+    outcomes = HoldRequests(archive).apply([place, release])
+    assert [(o["event"], o["applied"]) for o in outcomes] == [("place", True), ("release", True)]
+    assert not LegalHolds(archive).is_held(doc) and not archive.catalog.hold(place.body["hold_id"]).active
+
+
+def test_a_release_of_an_unknown_hold_is_refused_when_requested(archive, s3_server):
+    with pytest.raises(HoldError, match="no legal hold 'H19990101000000-abcdef'"):
+        HoldRequests(_as_risk_officer(archive, s3_server)).request_release("H19990101000000-abcdef", "typo",
+                                                                           "li.wei", "risk_officer")
+
+
+def test_a_requested_retention_extension_is_applied_by_the_pipeline(archive, s3_server):
+    record, _ = archive.archive_document(b"%PDF-1.4 extend request " + str(time.time_ns()).encode(),
+                                         _meta("extend-request.pdf"))
+    later = datetime.fromisoformat(record.retain_until) + timedelta(days=365 * 5)
+    request = HoldRequests(_as_risk_officer(archive, s3_server)).request_extend(
+        [record], later, "collection lawsuit pending", "document", record.sha256, "li.wei", "risk_officer")
+    assert archive.catalog.document(record.sha256).retain_until == record.retain_until  # not yet
+    [outcome] = HoldRequests(archive).apply([request])
+    assert outcome["applied"] and outcome["documents"] == 1
+    assert archive.store.info(archive.bucket, record.object_key, record.version_id).retain_until == later
+    assert HoldRequests(archive).apply([request]) == []
+
+
+def test_from_the_command_line_the_risk_officer_requests_and_the_pipeline_applies(s3_env, as_role, capsys):
+    from pipelines import cli
+
+    archive = cli._archive()
+    archive.store.ensure_buckets()
+    contract = f"HT{time.time_ns() % 10**8}"
+    doc, _ = archive.archive_document(f"%PDF-1.4 cli request {contract}".encode(), _meta("c.pdf", "B0103", contract))
+    who = ["--reason", "诉讼 (2026)沪0101民初789号", "--user", "li.wei"]
+    capsys.readouterr()
+    with as_role("risk_officer"):
+        assert cli.main(["archive", "hold", "--kind", "litigation", "--contract", contract, "--as", "risk_officer",
+                         *who]) == 0
+        requested = json.loads(capsys.readouterr().out)
+        assert requested["status"] == "requested" and requested["request"].startswith("hold-requests/")
+        assert cli.main(["archive", "holds", "--apply", "--as", "risk_officer", *who]) == 2
+        assert "only the pipeline's identity applies hold requests" in capsys.readouterr().err
+    assert cli.main(["archive", "holds", "--apply", "--as", "pipeline", "--reason", "apply hold requests"]) == 0
+    outcomes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [mine] = [o for o in outcomes if o["request"] == requested["request"]]
+    assert mine["applied"] and mine["hold_id"] == requested["hold_id"] and mine["documents_held"] == 1
+    assert archive.store.info(archive.bucket, doc.object_key, doc.version_id).legal_hold
+    entries = archive.catalog.access_entries(0, None, f"contract:{contract}")
+    assert [(e.action, e.role) for e in entries] == [("hold", "risk_officer"), ("apply:place", "pipeline")]
+
+
+def test_the_hold_request_sensor_starts_the_job_that_applies_the_request(s3_env, as_role, capsys):
+    from dagster import RunRequest, build_sensor_context
+
+    from pipelines import cli
+    from pipelines.jobs import apply_hold_requests, hold_request_sensor
+    from pipelines.resources import ArchiveResource
+
+    archive = cli._archive()
+    archive.store.ensure_buckets()
+    borrower = f"B{time.time_ns() % 10**8}"
+    doc, _ = archive.archive_document(f"%PDF-1.4 sensor {borrower}".encode(), _meta("s.pdf", borrower, None))
+    with as_role("risk_officer"):
+        assert cli.main(["archive", "hold", "--kind", "disposal", "--borrower", borrower, "--as", "risk_officer",
+                         "--reason", "处置: collateral auction", "--user", "wang.fang"]) == 0
+    hold_id = json.loads(capsys.readouterr().out)["hold_id"]
+    [request] = list(hold_request_sensor(build_sensor_context()))
+    assert isinstance(request, RunRequest)
+    result = apply_hold_requests.execute_in_process(resources={"archive": ArchiveResource()})
+    assert result.success
+    assert archive.catalog.hold(hold_id).placed_by == "wang.fang"
+    assert archive.store.info(archive.bucket, doc.object_key, doc.version_id).legal_hold
+    [entry] = archive.catalog.access_entries(0, "dagster", f"borrower:{borrower}")
+    assert (entry.action, entry.role) == ("apply:place", "pipeline")

@@ -147,6 +147,21 @@ def test_a_transfer_leaves_the_book_in_the_month_the_loans_table_shows_it_withou
         (False, "转让", None, date(2026, 4, 30))
 
 
+def test_a_transfer_with_its_date_exits_on_that_day():
+    # The typed loans carry transferred_on (with_transfers, config/schema.yaml): 转让 on 2026-04-20.
+    def loan(as_of: date) -> dict:
+        return {"status": "转让", "outstanding_principal": "0.00", "transferred_on": "2026-04-20"} \
+            if as_of >= date(2026, 4, 1) else {}
+
+    run = states(["2026-03", "2026-04", "2026-05"], on_time(1, 2, 3), loan)
+    april, may = contract(run["2026-04"]), contract(run["2026-05"])
+    assert (april["on_book"], april["exit_reason"], april["exited_on"], april["facts_as_of"]) == \
+        (False, "转让", date(2026, 4, 20), date(2026, 4, 30))
+    assert events(run["2026-04"]) == [("exited", "转让")]
+    assert run["2026-04"]["events"].set_index("event").loc["exited", "event_date"] == date(2026, 4, 20)
+    assert (may["exited_on"], may["facts_as_of"]) == (date(2026, 4, 20), date(2026, 4, 30))
+
+
 def test_a_contract_that_left_does_not_come_back():
     # Settled early on 03-10; in May the loans table shows it outstanding again: the state keeps it out.
     paid = on_time(1, 2) + [(n, date(2026, 3, 10), "100.00", "10.00") for n in range(3, 13)]

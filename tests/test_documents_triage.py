@@ -73,3 +73,45 @@ def test_text_that_is_neither_statement_nor_contract_is_unrecognised():
     canvas.showPage()
     canvas.save()
     assert inspect_pdf(buf.getvalue(), "loan_contract", MAX_BYTES, MAX_PAGES).reason_code == "unrecognised"
+
+
+def one_page(*lines: str) -> bytes:
+    buf = io.BytesIO()
+    canvas = Canvas(buf, invariant=1)
+    for row, line in enumerate(lines):
+        canvas.drawString(72, 720 - 18 * row, line)
+    canvas.showPage()
+    canvas.save()
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("title,kind", [
+    ("SPONSORED RESEARCH AGREEMENT", "research_agreement"),
+    ("MASTER SERVICES AGREEMENT", "service_agreement"),
+    ("ASSET PURCHASE AGREEMENT", "purchase_agreement"),
+])
+def test_an_agreement_that_lends_nothing_is_archived_by_its_class_not_quarantined(title, kind):
+    # declared as a loan contract, the title says it lends nothing: archived as such, never read as a loan
+    pdf = one_page(title, "This Agreement is entered into as of March 1, 2024 between the Company and",
+                   "the University, who agree as follows. See the audited financial statements.")
+    result = inspect_pdf(pdf, "loan_contract", MAX_BYTES, MAX_PAGES)
+    assert (result.ok, result.reason_code, result.detected_class, result.agreement) == (
+        True, None, "non_loan_agreement", kind)
+
+
+def test_a_credit_agreement_stays_a_loan_contract():
+    pdf = one_page("CREDIT AGREEMENT", "dated as of June 21, 2022, with the Lenders and the services agreement")
+    assert inspect_pdf(pdf, "loan_contract", MAX_BYTES, MAX_PAGES).detected_class == "loan_contract"
+
+
+def test_non_loan_agreements_quarantine_keeps_it_for_review_as_mislabelled():
+    from pathlib import Path
+
+    from plugins.config import Documents, load_yaml_model
+
+    shipped = load_yaml_model(Path(__file__).parents[1] / "config" / "documents.yaml", Documents).triage
+    assert shipped.non_loan_agreements == "archive"
+    limits = shipped.model_copy(update={"non_loan_agreements": "quarantine"})
+    result = inspect_pdf(one_page("SPONSORED RESEARCH AGREEMENT"), "loan_contract", MAX_BYTES, MAX_PAGES, limits)
+    assert (result.ok, result.reason_code, result.detected_class) == (False, "mislabelled", "non_loan_agreement")
+    assert "research agreement" in result.reason

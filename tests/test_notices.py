@@ -336,3 +336,21 @@ def test_a_publisher_handed_a_management_report_answers_that_it_does_not_deliver
                          archive_url="")
     receipt = ObjectStoreOutbox().publish(report)   # no store attached, none needed
     assert receipt == "not delivered: outbox delivers collection_notice, not management_report"
+
+
+def test_a_month_with_no_payment_yet_still_finds_the_repayments_due():
+    """The book's first month: the payments table is delivered empty. The instalment of 100.00 + 5.00 due on
+    2026-10-03, inside the reminder window after 2026-09-30, is owed in full."""
+    from plugins.notices.select import _repayments_due
+    from plugins.portfolio.typed import DATE_DTYPE
+
+    schedules = pd.DataFrame({"contract_id": ["HT1", "HT1"], "schedule_version": [1, 1], "instalment_no": [1, 2],
+                              "due_date": pd.array([date(2026, 10, 3), date(2026, 11, 3)], dtype=DATE_DTYPE),
+                              "principal_due": [10000, 10000], "interest_due": [500, 500]})
+    payments = pd.DataFrame({"contract_id": pd.Series([], dtype=str), "schedule_version": pd.Series([], dtype="int64"),
+                             "instalment_no": pd.Series([], dtype="int64"), "paid_date": pd.array([], dtype=DATE_DTYPE),
+                             "principal_paid": pd.Series([], dtype="int64"),
+                             "interest_paid": pd.Series([], dtype="int64")})
+    due = _repayments_due({"schedules": schedules, "payments": payments}, date(2026, 9, 30), date(2026, 10, 5),
+                          date(2026, 9, 30))
+    assert due == {"HT1": (date(2026, 10, 3), 10500)}

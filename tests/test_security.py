@@ -321,17 +321,36 @@ def test_the_data_engineer_cannot_write_the_archive_but_redelivers_into_the_inbo
     engineer.remove_object(s.inbox_bucket, probe)
 
 
-def test_the_risk_officer_holds_documents_but_cannot_replace_them(s3_server: LocalS3, session_document):
+def test_the_risk_officer_requests_holds_but_sets_no_flag_and_writes_no_hold_record(s3_server: LocalS3,
+                                                                                    session_document):
+    """Least privilege: the risk officer's only archive write is a request under hold-requests/; legal holds,
+    retention and the holds/ records are the pipeline's (plugins/archive/holds.py HoldRequests)."""
+    from plugins.archive import Archive, Catalog
+    from plugins.archive.holds import HoldRequests
+    from plugins.config import load_config
+
     officer, bucket = _client(s3_server, "risk_officer"), s3_server.settings.archive_bucket
     key, version = session_document.object_key, session_document.version_id
     pipeline = ObjectStore(s3_server.settings)
-    assert not pipeline.info(bucket, key, version).legal_hold
-    officer.enable_object_legal_hold(bucket, key, version_id=version)
-    assert pipeline.info(bucket, key, version).legal_hold
-    officer.disable_object_legal_hold(bucket, key, version_id=version)
-    assert not pipeline.info(bucket, key, version).legal_hold
-    assert _refused(lambda: officer.put_object(bucket, key, io.BytesIO(b"x"), 1)) == "AccessDenied"
-    assert _refused(lambda: officer.put_object(bucket, "access-log/x.jsonl", io.BytesIO(b"x"), 1)) == "AccessDenied"
+    assert _refused(lambda: officer.enable_object_legal_hold(bucket, key, version_id=version)) == "AccessDenied"
+    pipeline.set_legal_hold(bucket, key, version, True)  # as when the pipeline applies a hold
+    try:
+        assert _refused(lambda: officer.disable_object_legal_hold(bucket, key, version_id=version)) == "AccessDenied"
+        assert pipeline.info(bucket, key, version).legal_hold
+    finally:
+        pipeline.set_legal_hold(bucket, key, version, False)
+    later = Retention(COMPLIANCE, datetime.now(timezone.utc) + timedelta(days=40000))
+    assert _refused(lambda: officer.set_object_retention(bucket, key, later, version_id=version)) == "AccessDenied"
+    for archive_key in (key, "holds/H1/placed.json", "access-log/x.jsonl", "manifests/x.json"):
+        assert _refused(lambda: officer.put_object(bucket, archive_key, io.BytesIO(b"x"), 1)) == "AccessDenied", \
+            archive_key
+    # A request covering no document, so it is never pending for anyone who applies requests.
+    officer_archive = Archive(ObjectStore(s3_server.settings_for("risk_officer")), Catalog("sqlite://"),
+                              load_config().retention)
+    request = HoldRequests(officer_archive).request_extend([], datetime(2100, 1, 1, tzinfo=timezone.utc),
+                                                           "grant probe", "document", "none", "li.wei", "risk_officer")
+    stored = pipeline.info(bucket, request.key)
+    assert stored.retain_until and stored.retain_until > datetime.now(timezone.utc)  # WORM, as hold records are
 
 
 def test_the_pipeline_writes_what_it_needs(s3_server: LocalS3):

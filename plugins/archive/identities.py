@@ -7,8 +7,8 @@ Each identity may do in S3 only what its role needs, and the server enforces it 
   keeps even this identity from changing an archived version.
 - every other role gets what its archive actions (access.yaml `actions`) need in the archive bucket, and
   nothing else: reading (`get`, `verify`, `inputs`, `bundle`, `audit`, `rebuild`) is Read, List and reading
-  retention and legal holds; `hold`/`release` set legal holds on documents and write the hold records
-  (`holds/`); `extend` extends the retention of documents; `export_log` writes `access-log/`; `approve` writes
+  retention and legal holds; `hold`/`release`/`extend` write a request under `hold-requests/`, which the
+  pipeline applies (only the pipeline sets legal holds and retention and writes `holds/`); `export_log` writes `access-log/`; `approve` writes
   the maker-checker decisions on draft reports (`approvals/`; the pipeline delivers what was approved). No role but the
   pipeline may put, overwrite or delete documents, reports or manifests.
 - `bundle` also reads the work bucket (a loan's classification and provisions go into the bundle); no role
@@ -37,8 +37,6 @@ IDENTITIES_ENV = "POSTLOAN_S3_IDENTITIES"  # a file mapping access keys to roles
 # What reading the archive takes in S3: the objects, their versions, retention and legal holds.
 _ARCHIVE_READ = ("Read", "List", "GetObjectRetention", "GetObjectLegalHold")
 _READ_ACTIONS = frozenset({"get", "verify", "inputs", "bundle", "audit", "rebuild"})
-# Legal holds and retention apply to documents (archived or quarantined), never to reports or manifests.
-_DOCUMENT_PREFIXES = ("documents/", "quarantine/")
 
 
 @dataclass(frozen=True)
@@ -64,11 +62,11 @@ def role_grants(role: str, actions: Iterable[str], read_only: bool, inbox: str, 
     if "bundle" in allowed:  # a bundle carries the month's classification and provisions from the work bucket
         add(f"Read:{work}", f"List:{work}")
     if not read_only:
-        if allowed & {"hold", "release"}:
-            add(*(f"PutObjectLegalHold:{archive}/{root}{prefix}*" for prefix in _DOCUMENT_PREFIXES))
-            add(f"Write:{archive}/{root}holds/*", f"PutObjectRetention:{archive}/{root}holds/*")
-        if "extend" in allowed:
-            add(*(f"PutObjectRetention:{archive}/{root}{prefix}*" for prefix in _DOCUMENT_PREFIXES))
+        if allowed & {"hold", "release", "extend"}:
+            # Least privilege: the role files a request (WORM, under hold-requests/ only); the pipeline's
+            # identity applies it (plugins/archive/holds.py HoldRequests). No legal-hold or retention flag,
+            # no holds/ record is the role's to write, so its credentials cannot switch a hold off.
+            add(f"Write:{archive}/{root}hold-requests/*", f"PutObjectRetention:{archive}/{root}hold-requests/*")
         if "export_log" in allowed:
             add(f"Write:{archive}/{root}access-log/*", f"PutObjectRetention:{archive}/{root}access-log/*")
         if "approve" in allowed:  # maker-checker decisions on draft reports (plugins/reports/approval.py)

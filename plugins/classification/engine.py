@@ -150,16 +150,20 @@ def _verdicts(facts: pd.DataFrame, config: Classification, rules: Sequence[Class
             "SELECT NULL::VARCHAR contract_id, NULL::INTEGER floor, NULL::VARCHAR facts, 0 ord, '' rule, '' article WHERE FALSE"
         # The reasons are aggregated for the loans with findings only, then joined back to the book by
         # position (Arrow, no row-wise Python); a loan without findings keeps the base verdict.
+        # One ordered list per contract (one sort), then its three texts, rather than three ordered aggregates.
         found = con.sql(f"""
             WITH findings AS ({findings}),
-            explained AS (SELECT contract_id, floor, ord, rule, {_DESCRIBE} AS describe, {_AS_JSON} AS as_json
-                          FROM findings)
-            SELECT e.contract_id,
-                   CAST(greatest(1, coalesce(max(e.floor), 1)) AS BIGINT) AS tier,
-                   coalesce(string_agg(e.rule, ',' ORDER BY e.ord), '') AS rules_fired,
-                   coalesce(string_agg(e.describe, '; ' ORDER BY e.ord), '') AS reasons,
-                   '[' || coalesce(string_agg(e.as_json, ',' ORDER BY e.ord), '') || ']' AS reasons_json
-            FROM explained e WHERE e.contract_id IS NOT NULL GROUP BY e.contract_id""").to_arrow_table()
+            grouped AS (
+                SELECT contract_id, max(floor) AS top,
+                       list(struct_pack(r := rule, d := {_DESCRIBE}, j := {_AS_JSON}) ORDER BY ord) AS f
+                FROM findings WHERE contract_id IS NOT NULL GROUP BY contract_id)
+            SELECT contract_id,
+                   CAST(greatest(1, coalesce(top, 1)) AS BIGINT) AS tier,
+                   coalesce(array_to_string(list_transform(f, lambda x: x.r), ','), '') AS rules_fired,
+                   coalesce(array_to_string(list_transform(f, lambda x: x.d), '; '), '') AS reasons,
+                   '[' || coalesce(array_to_string(list_transform(f, lambda x: x.j), ','), '') || ']'
+                       AS reasons_json
+            FROM grouped""").to_arrow_table()
         absent_note = CROSS_INSTITUTION_ABSENT if cross_institution and overdue_share is None else ""
     finally:
         con.close()

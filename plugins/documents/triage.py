@@ -24,7 +24,14 @@ CLASS_NAMES = {
     "financial_statement": "a financial statement (财务报表)",
     "contract_announcement": "a listed company's announcement of a major contract (重大合同公告), not a signed "
                              "loan or lease contract",
+    "non_loan_agreement": "an agreement that lends nothing (research, services or purchase), not a loan contract",
 }
+# An agreement that lends nothing (plugins.documents.agreements AGREEMENT_CLASSES, by its title) is archived as
+# this class, never extracted as a loan contract; documents.yaml triage.non_loan_agreements: quarantine keeps
+# it for review instead (as mislabelled).
+NON_LOAN_AGREEMENT = "non_loan_agreement"
+AGREEMENT_NAMES = {"research_agreement": "a research agreement", "service_agreement": "a services agreement",
+                   "purchase_agreement": "a purchase agreement"}
 # Keywords that identify a class on its first pages; the earliest hit wins, because
 # titles come first and contracts mention statements (and vice versa) further down.
 CLASS_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -52,6 +59,8 @@ class Triage:
     page_count: int | None
     # Active content found in a document accepted with triage.active_content: flag (None otherwise).
     flag: str | None = None
+    # The kind of a non_loan_agreement (research_agreement, service_agreement, purchase_agreement), else None.
+    agreement: str | None = None
 
 
 def inspect_pdf(data: bytes, declared_class: str, max_bytes: int, max_pages: int, limits: Any = None) -> Triage:
@@ -103,6 +112,8 @@ def inspect_pdf(data: bytes, declared_class: str, max_bytes: int, max_pages: int
         return _reject(
             "unrecognised", "unrecognised: the text is neither a financial statement nor a loan or lease contract", pages,
         )
+    if detected == NON_LOAN_AGREEMENT:
+        return _non_loan_agreement(text, declared_class, pages, limits, active)
     if detected != declared_class:
         return Triage(
             False, "mislabelled",
@@ -110,6 +121,35 @@ def inspect_pdf(data: bytes, declared_class: str, max_bytes: int, max_pages: int
             f"but the first page reads as {CLASS_NAMES[detected]}", detected, pages,
         )
     return Triage(True, None, None, detected, pages, _active_reason(active) if active else None)
+
+
+def _non_loan_agreement(text: str, declared_class: str, pages: int, limits: Any, active: list[str]) -> Triage:
+    """Archived as non_loan_agreement whatever class was declared (it is no unknown document, and no loan
+    contract to extract), or quarantined as mislabelled under triage.non_loan_agreements: quarantine."""
+    kind = non_loan_agreement_kind(text)
+    if getattr(limits, "non_loan_agreements", "archive") == "quarantine":
+        return Triage(False, "mislabelled", f"mislabelled: declared as {CLASS_NAMES.get(declared_class, declared_class)} "
+                      f"but the first page reads as {AGREEMENT_NAMES.get(kind, kind)}, which lends nothing "
+                      "(documents.yaml triage.non_loan_agreements: quarantine)", NON_LOAN_AGREEMENT, pages,
+                      agreement=kind)
+    return Triage(True, None, None, NON_LOAN_AGREEMENT, pages, _active_reason(active) if active else None, kind)
+
+
+def non_loan_agreement_kind(text: str) -> str | None:
+    """The class of an agreement that lends nothing, by its title (agreements.agreement_class), else None."""
+    from .agreements import agreement_class
+
+    kind = agreement_class(text)
+    return kind if kind in AGREEMENT_NAMES else None
+
+
+def _title_at(text: str, kind: str) -> int:
+    """Where the title of agreement `kind` begins, counted in the text without whitespace (as detect_class)."""
+    from .agreements import AGREEMENT_CLASSES
+
+    pattern = dict(AGREEMENT_CLASSES)[kind]
+    found = pattern.search(text[:1500])
+    return len(re.sub(r"\s+", "", text[:found.start()])) if found else len(text)
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -129,7 +169,8 @@ def _active_reason(findings: list[str]) -> str:
 
 def detect_class(text: str) -> str | None:
     """Class whose keyword appears earliest in the text, or None. An exchange announcement of a contract
-    (证券代码 … 公告编号 … 合同公告) is that, whatever contract it names."""
+    (证券代码 … 公告编号 … 合同公告) is that, whatever contract it names. An agreement titled as one that
+    lends nothing (research, services, purchase) is non_loan_agreement when its title comes first."""
     from .announcements import is_contract_announcement
 
     if is_contract_announcement(text):
@@ -141,6 +182,8 @@ def detect_class(text: str) -> str | None:
             at = flat.find(word.replace(" ", "").lower())
             if at >= 0 and (best is None or at < best[0]):
                 best = (at, cls)
+    if (kind := non_loan_agreement_kind(text)) is not None and (best is None or _title_at(text, kind) <= best[0]):
+        return NON_LOAN_AGREEMENT
     return best[1] if best else None
 
 

@@ -28,6 +28,7 @@ from plugins.config import Notices
 from plugins.documents.render import amount_in_chinese, cn_date, format_money
 from plugins.money import yuan
 from plugins.notices.render import render_notice
+from plugins.portfolio.loanbook import day_numbers
 
 NOTICE_COLUMNS = ["kind", "kind_name", "contract_id", "borrower_id", "borrower_name", "file_name", "sha256",
                   "amount_cents", "reference_date", "reason"]
@@ -66,16 +67,22 @@ def _window(as_of: date, lead_days: int) -> tuple[date, date]:
     return max(as_of, previous_end + timedelta(days=lead_days)), as_of + timedelta(days=lead_days)
 
 
+def _day_number(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
 def _repayments_due(tables: Mapping[str, pd.DataFrame], after: date, until: date, as_of: date) -> dict[str, tuple[date, int]]:
     """contract → (first due date in the window, unpaid amount due in it) on the schedule in force."""
     schedules, payments = tables["schedules"], tables["payments"]
     version = schedules.groupby("contract_id")["schedule_version"].transform("max")
     in_force = schedules[schedules["schedule_version"] == version]
-    due_dates = [_day(d) for d in in_force["due_date"]]
-    window = in_force[[d is not None and after < d <= until for d in due_dates]]
+    # whole-column day numbers (a boolean mask, never a list: an empty list would select no columns)
+    due, due_known = day_numbers(in_force["due_date"])
+    window = in_force.loc[due_known & (due > _day_number(after)) & (due <= _day_number(until))]
     if window.empty:
         return {}
-    paid = payments[[d is not None and d <= as_of for d in map(_day, payments["paid_date"])]]
+    paid_on, paid_known = day_numbers(payments["paid_date"])
+    paid = payments.loc[paid_known & (paid_on <= _day_number(as_of))]
     paid = paid.assign(amount=paid["principal_paid"].fillna(0).astype("int64")
                        + paid["interest_paid"].fillna(0).astype("int64"))
     paid = paid.groupby(["contract_id", "schedule_version", "instalment_no"])["amount"].sum()

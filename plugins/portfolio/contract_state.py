@@ -32,8 +32,10 @@ is computed from the full extract. Rolled forward and bootstrapped states of the
 restructured more than once (the loans table holds only the latest date: the bootstrap counts it once, the
 roll-forward each time); the days past due before a second restructuring (the bootstrap reads schedule
 version 1, as plugins/portfolio/loanbook.py does; the roll-forward the schedule in force the day before); a
-transfer (转让: the loans table gives no date, so `exited_on` stays empty and a bootstrap after the transfer
-month takes its facts at the bootstrap's month end); a contract the extract stops listing (kept as it was,
+transfer (转让) whose loans row has no `transferred_on` (an older delivery: `exited_on` stays empty and a
+bootstrap after the transfer month takes its facts at the bootstrap's month end; with the date, as the typed
+loans carry it (config/schema.yaml, plugins/monitoring/disposal.py with_transfers), `exited_on` is that day
+and a later bootstrap takes the facts at the transfer's month end, as the roll-forward does); a contract the extract stops listing (kept as it was,
 event `missing_from_extract`). And one difference the roll-forward does not notice: a schedule version's rows
 are taken as delivered once, so a version edited in place (rather than versioned anew) shows only in a
 bootstrap.
@@ -185,7 +187,7 @@ _REQUIRED = {
 _EXTRACT_SPECS = {
     "loans": {"contract_id": "text", "borrower_id": "text", "issuance_type": "text", "start_date": "date",
               "restructured_on": "date", "written_off_on": "date", "status": "text",
-              "outstanding_principal": "int64"},
+              "outstanding_principal": "int64", "transferred_on": "date"},
     "schedules": {"contract_id": "text", "schedule_version": "int64", "instalment_no": "int64",
                   "due_date": "date", "principal_due": "Int64", "interest_due": "Int64"},
     "payments": {"contract_id": "text", "schedule_version": "int64", "instalment_no": "int64",
@@ -203,7 +205,7 @@ def _register_extract(con: duckdb.DuckDBPyConnection, extract: Mapping[str, pd.D
     con.execute("""
         CREATE TEMP VIEW loans AS
         SELECT contract_id, coalesce(borrower_id, '') AS borrower_id, coalesce(issuance_type, '') AS issuance_type,
-               start_date, restructured_on, written_off_on, coalesce(status, '') AS status,
+               start_date, restructured_on, written_off_on, transferred_on, coalesce(status, '') AS status,
                coalesce(outstanding_principal, 0) AS outstanding_principal
         FROM loans_in WHERE start_date <= $as_of""".replace("$as_of", f"DATE '{as_of.isoformat()}'"))
     con.execute("""
@@ -521,7 +523,8 @@ joined AS (
     SELECT coalesce(l.contract_id, c.contract_id) AS contract_id, l.contract_id IS NOT NULL AS listed,
            c.contract_id IS NOT NULL AS known, coalesce(c.on_book, FALSE) AS was_on_book,
            l.borrower_id, l.issuance_type, l.start_date, l.restructured_on AS listed_restructured_on,
-           l.written_off_on, l.status, l.outstanding_principal, coalesce(l.outstanding_principal, 0) > 0 AS on_book_now,
+           l.written_off_on, l.transferred_on, l.status, l.outstanding_principal,
+           coalesce(l.outstanding_principal, 0) > 0 AS on_book_now,
            v.version,
            CASE WHEN l.contract_id IS NULL THEN NULL
                 WHEN l.outstanding_principal > 0 THEN ''
@@ -559,7 +562,8 @@ SELECT *,
             WHEN known AND NOT listed THEN 'missing'
             WHEN why IS NULL THEN 'rolled' ELSE 'scratch' END AS mode,
        CASE WHEN exit_reason_now = '核销' THEN written_off_on
-            WHEN exit_reason_now = '结清' THEN last_paid_now END AS exited_on_now
+            WHEN exit_reason_now = '结清' THEN last_paid_now
+            WHEN exit_reason_now = '转让' THEN transferred_on END AS exited_on_now
 FROM judged
 """
 
@@ -630,7 +634,7 @@ computed AS (
            CASE WHEN p.mode = 'rolled' THEN c.paid_interest_cents ELSE 0 END + coalesce(y.interest, 0)
              AS paid_interest_cents,
            CASE WHEN p.mode = 'rolled' THEN greatest(c.last_paid_on, y.last_paid) ELSE y.last_paid END AS last_paid_on,
-           p.exit_reason_now AS exit_reason, p.written_off_on, f.facts_as_of
+           p.exit_reason_now AS exit_reason, p.written_off_on, p.transferred_on, f.facts_as_of
     FROM plan AS p JOIN main_facts AS f USING (contract_id)
     LEFT JOIN prev_contracts AS c USING (contract_id)
     LEFT JOIN before_facts AS b USING (contract_id)
@@ -638,7 +642,8 @@ computed AS (
 ),
 dated AS (
     SELECT *, CASE WHEN exit_reason = '{WRITTEN_OFF}' THEN written_off_on
-                   WHEN exit_reason = '{SETTLED}' THEN last_paid_on END AS exited_on
+                   WHEN exit_reason = '{SETTLED}' THEN last_paid_on
+                   WHEN exit_reason = '{TRANSFERRED}' THEN transferred_on END AS exited_on
     FROM computed
 ),
 derived AS (
