@@ -223,8 +223,14 @@ def _grants_hold(url: str, roles: dict[str, list[str]], prefix: str, cur) -> Non
     document = ("INSERT INTO documents (sha256, status, doc_class, size, object_key, ingested_at) "
                 "VALUES ('a', 'archived', 'x', 1, 'k', 'now')")
     assert refused(auditor, document)
-    assert refused(auditor, "INSERT INTO legal_holds (hold_id, kind, scope, target, reason, placed_by, placed_role, "
-                            "placed_at, placed_key, placed_sha256) VALUES ('h', 'k', 's', 't', 'r', 'b', 'r', 'a', 'k', 's')")
+    hold = ("INSERT INTO legal_holds (hold_id, kind, scope, target, reason, placed_by, placed_role, "
+            "placed_at, placed_key, placed_sha256) VALUES ('h', 'k', 's', 't', 'r', 'b', 'r', 'a', 'k', 's')")
+    assert refused(auditor, hold)
+    # the risk officer requests holds (WORM objects); only the pipeline writes the catalog's hold rows
+    risk_officer = as_user("risk_officer")
+    assert refused(risk_officer, hold)
+    assert refused(risk_officer, "UPDATE documents SET retain_until = 'x'")
+    risk_officer.dispose()
     with pipeline.engine.begin() as conn:
         conn.exec_driver_sql(document)
     entries = auditor.access_entries()

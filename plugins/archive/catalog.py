@@ -522,10 +522,11 @@ class Catalog:
 
 # --- PostgreSQL: one database user per role, with grants to match ------------------------------------------
 
-# What each archive action writes in the catalog (everyone reads it, and appends to the access log).
+# What each archive action writes in the catalog (everyone reads it, and appends to the access log). A hold,
+# release or extension is only requested by its role (a WORM object under hold-requests/ and a log entry):
+# the pipeline applies it and writes the legal_holds and retain_until rows (plugins/archive/holds.py).
 _ACTION_WRITES: dict[str, list[tuple[str, str]]] = {
-    "hold": [("INSERT", "legal_holds")], "release": [("UPDATE", "legal_holds")],
-    "extend": [("UPDATE (retain_until)", "documents")], "export_log": [("INSERT", "access_log_exports")],
+    "hold": [], "release": [], "extend": [], "export_log": [("INSERT", "access_log_exports")],
     "audit": [("INSERT, UPDATE", "audit_runs"), ("INSERT", "audit_findings")],
 }
 # The pipeline archives and publishes: it inserts every indexed row (never deletes one).
