@@ -248,7 +248,9 @@ class TriageWorker:
         self.close()
         if outcome == "timeout":
             why = f"triage took longer than {seconds:g} s (documents.yaml triage.seconds) and was stopped"
-        elif outcome == "memory":
+        elif outcome == "memory" or code in (-6, -11):
+            # (a worker under its address-space limit whose allocation fails inside C code aborts: SIGABRT or
+            # SIGSEGV rather than a MemoryError)
             why = (f"triage needed more than {self.limits.memory_mib} MiB of memory (documents.yaml "
                    f"triage.memory_mib) and was stopped")
         else:
