@@ -127,9 +127,7 @@ class ObjectStore:
         retain_until: datetime | None = None,
         lock_mode: str = "COMPLIANCE",
     ) -> StoredObject:
-        retention = None
-        if retain_until is not None and retain_until > datetime.now(timezone.utc):
-            retention = S3Retention(COMPLIANCE if lock_mode == "COMPLIANCE" else GOVERNANCE, retain_until)
+        retention = _retention(retain_until, lock_mode)
         result = self.client.put_object(
             bucket,
             key,
@@ -154,9 +152,7 @@ class ObjectStore:
         """Write `key` only if the server has no current object under it (a conditional put, `If-None-Match: *`):
         of two writers racing for one content-addressed key exactly one succeeds, the other gets None and no
         second version is made. One request, no multipart, so the condition covers the whole write."""
-        retention = None
-        if retain_until is not None and retain_until > datetime.now(timezone.utc):
-            retention = S3Retention(COMPLIANCE if lock_mode == "COMPLIANCE" else GOVERNANCE, retain_until)
+        retention = _retention(retain_until, lock_mode)
         headers = genheaders(dict(metadata or {}), None, None, retention, False)
         headers["Content-Type"] = content_type
         headers["If-None-Match"] = "*"
@@ -237,3 +233,10 @@ class ObjectStore:
             if exc.code in ("NoSuchObjectLockConfiguration", "InvalidRequest", "NoSuchKey"):
                 return None
             raise
+
+
+def _retention(retain_until: datetime | None, lock_mode: str) -> S3Retention | None:
+    """The object-lock retention of a put: none without a date or for a date already past."""
+    if retain_until is None or retain_until <= datetime.now(timezone.utc):
+        return None
+    return S3Retention(COMPLIANCE if lock_mode == "COMPLIANCE" else GOVERNANCE, retain_until)
